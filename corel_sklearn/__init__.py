@@ -1,0 +1,11 @@
+"""COREL for scikit-learn: connectivity-optimised autoencoders and ball-count one-class models.
+
+Hofer, Kwitt, Dixit, Niethammer, "Connectivity-Optimized Representation Learning via
+Persistent Homology", ICML 2019.
+"""
+
+__version__ = "0.1.0"
+
+from corel_sklearn.losses import connectivity_loss  # noqa: E402
+
+__all__ = ["__version__", "connectivity_loss"]

@@ -1,0 +1,310 @@
+"""Exact, differentiable 0-dimensional Vietoris-Rips persistence (torchph-compatible API).
+
+The finite 0-dim bars of a Vietoris-Rips filtration are born at 0 and die at the lengths of the
+edges of a minimum spanning tree. We find the tree without autograd (compiled dense Prim on the
+CPU, a Triton kernel on CUDA), then recompute only its B-1 edge lengths with autograd. Gradients
+are therefore exact wherever the tree is locally constant (distinct pairwise distances), and the
+backward pass costs O(B * d) instead of going through the B x B distance matrix.
+"""
+
+import warnings
+
+import numpy as np
+import torch
+
+from corel_sklearn.pershom._prim_cpu import METRIC_CODES, branch_mst_cpu, matrix_mst_cpu
+from corel_sklearn.pershom._prim_triton import branch_mst_triton, triton_available
+
+METRICS = tuple(METRIC_CODES)
+
+
+def _check_points(points, name):
+    if not isinstance(points, torch.Tensor):
+        raise TypeError(
+            f"{name} must be a torch.Tensor, got {type(points).__name__}; "
+            "wrap arrays with torch.as_tensor(..., dtype=torch.float32)."
+        )
+    if points.dim() != 2:
+        raise ValueError(
+            f"{name} must be 2-D (n_points, n_dims), got shape {tuple(points.shape)}."
+        )
+    if not points.is_floating_point():
+        raise TypeError(
+            f"{name} must have a floating dtype (float32 or float64), got {points.dtype}; "
+            "convert it with .float() or .double()."
+        )
+    if points.shape[0] == 0:
+        raise ValueError(f"{name} has no points (shape {tuple(points.shape)}); pass at least one.")
+    if points.shape[1] == 0:
+        raise ValueError(f"{name} has points with 0 dimensions (shape {tuple(points.shape)}).")
+    if not bool(torch.isfinite(points.detach()).all()):
+        raise ValueError(
+            f"{name} contains NaN or inf; persistence is undefined for non-finite points. "
+            "Check the encoder for divergence (lower the learning rate) or clean the input."
+        )
+
+
+def _check_metric(metric):
+    if metric not in METRIC_CODES:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}.")
+
+
+def _check_n_branches(n_branches, n_dims):
+    if isinstance(n_branches, bool) or not isinstance(n_branches, (int, np.integer)):
+        raise TypeError(f"n_branches must be a positive int, got {n_branches!r}.")
+    if n_branches < 1 or n_dims % n_branches != 0:
+        raise ValueError(
+            f"n_branches={n_branches} must be a positive divisor of the number of dimensions "
+            f"({n_dims}); each branch is a contiguous slice of n_dims / n_branches dimensions."
+        )
+
+
+def _check_filtration_args(max_dimension, max_ball_diameter):
+    if isinstance(max_dimension, bool) or not isinstance(max_dimension, (int, np.integer)):
+        raise TypeError(f"max_dimension must be an int, got {max_dimension!r}.")
+    if max_dimension != 0:
+        raise NotImplementedError(
+            f"max_dimension={max_dimension} is not supported: only 0-dimensional persistence "
+            "(connected components, the only homology COREL uses) is implemented. "
+            "Pass max_dimension=0."
+        )
+    max_ball_diameter = float(max_ball_diameter)
+    if not np.isfinite(max_ball_diameter) or max_ball_diameter < 0:
+        raise ValueError(
+            f"max_ball_diameter must be a finite number >= 0 (0 means no truncation), "
+            f"got {max_ball_diameter}."
+        )
+    return max_ball_diameter
+
+
+_warned_cuda_fallback = False
+
+
+def _mst_edges(points, n_branches, metric):
+    """MST edges (n_branches, B-1, 2) as a long tensor on ``points.device``."""
+    global _warned_cuda_fallback
+    if points.device.type == "cuda":
+        if triton_available():
+            edges, _ = branch_mst_triton(points, n_branches, metric)
+            return edges
+        if not _warned_cuda_fallback:
+            warnings.warn(
+                "triton is not installed: the MST of CUDA tensors is computed on the CPU "
+                "(one host round trip per batch). `pip install triton` for the GPU kernel.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            _warned_cuda_fallback = True
+    array = points.detach().to("cpu", copy=False)
+    if array.dtype not in (torch.float32, torch.float64):
+        array = array.float()
+    edges, _ = branch_mst_cpu(array.numpy(), n_branches, metric)
+    return torch.from_numpy(edges).to(points.device, non_blocking=True)
+
+
+def edge_lengths(points, edges, n_branches=1, metric="l1"):
+    """Differentiable lengths of ``edges`` in each branch of ``points``.
+
+    Parameters
+    ----------
+    points : torch.Tensor of shape (B, n_branches * width)
+    edges : torch.LongTensor of shape (n_branches, k, 2)
+        Index pairs into the rows of ``points``, per branch.
+    n_branches : int, default=1
+    metric : {"l1", "l2", "linf"}, default="l1"
+
+    Returns
+    -------
+    lengths : torch.Tensor of shape (n_branches, k)
+    """
+    n, dim = points.shape
+    branches = points.view(n, n_branches, dim // n_branches)
+    branch_index = torch.arange(n_branches, device=points.device).unsqueeze(1)
+    diff = branches[edges[..., 0], branch_index] - branches[edges[..., 1], branch_index]
+    if metric == "l1":
+        return diff.abs().sum(-1)
+    if metric == "l2":
+        return torch.linalg.vector_norm(diff, dim=-1)
+    return diff.abs().amax(-1)
+
+
+def branch_death_times(points, n_branches=1, metric="l1"):
+    """Death times of the 0-dim Vietoris-Rips bars of every latent branch, with their edges.
+
+    The latent code of COREL is split into ``n_branches`` contiguous slices of equal width, and
+    each slice of the batch is a point cloud of its own. Its finite 0-dim bars are all born at 0
+    and die at the lengths of the edges of a minimum spanning tree, which this function returns
+    for all branches at once (one compiled kernel call on the CPU, one launch on CUDA).
+
+    Parameters
+    ----------
+    points : torch.Tensor of shape (B, n_branches * width)
+        A batch of codes, float32 or float64, on any device; may require grad.
+    n_branches : int, default=1
+        Number of branches; must divide ``points.shape[1]``.
+    metric : {"l1", "l2", "linf"}, default="l1"
+        Distance within a branch (l1 as in the paper).
+
+    Returns
+    -------
+    death_times : torch.Tensor of shape (n_branches, B-1)
+        The lengths of the MST edges, sorted increasingly within each branch. Differentiable:
+        gradients flow to the two endpoints of each edge. Zero-length bars (duplicate points)
+        are kept here so the shape is fixed; :func:`vr_persistence_l1` drops them.
+    edges : torch.LongTensor of shape (n_branches, B-1, 2)
+        The MST edges ``(i, j)`` (row indices into ``points``) that kill each bar.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from corel_sklearn.pershom import branch_death_times
+    >>> z = torch.tensor([[0., 0.], [1., 5.], [3., 5.]])
+    >>> deaths, edges = branch_death_times(z, n_branches=2)
+    >>> deaths
+    tensor([[1., 2.],
+            [0., 5.]])
+    """
+    _check_points(points, "points")
+    _check_metric(metric)
+    _check_n_branches(n_branches, points.shape[1])
+    edges = _mst_edges(points, n_branches, metric)
+    death_times = edge_lengths(points, edges, n_branches, metric)
+    if not bool(torch.isfinite(death_times.detach()).all()):
+        raise ValueError(
+            "Distances between the points overflow to inf in "
+            f"{points.dtype}; rescale the points or use float64."
+        )
+    return death_times, edges
+
+
+def _barcode(death_times, max_ball_diameter):
+    """torchph's (non_essential, essential) pair from the death times of one point cloud."""
+    dead = death_times > 0  # torchph drops bars with birth == death
+    n_essential = 1
+    if max_ball_diameter > 0:
+        never_added = death_times > max_ball_diameter
+        dead = dead & ~never_added
+        n_essential += int(never_added.sum())
+    deaths = death_times[dead]
+    non_essential = torch.stack([torch.zeros_like(deaths), deaths], dim=1)
+    essential = death_times.new_zeros(n_essential)
+    return non_essential, essential
+
+
+def _vr_persistence_points(point_cloud, max_dimension, max_ball_diameter, metric):
+    max_ball_diameter = _check_filtration_args(max_dimension, max_ball_diameter)
+    death_times, _ = branch_death_times(point_cloud, 1, metric)
+    return _barcode(death_times[0], max_ball_diameter)
+
+
+_PERSISTENCE_DOC = """0-dim Vietoris-Rips persistence of a point cloud under the {name} distance.
+
+    Drop-in replacement for torchph's ``pershom.vr_persistence_{suffix}`` that also runs on the
+    CPU, in float32 and float64, with exact gradients.
+
+    Parameters
+    ----------
+    point_cloud : torch.Tensor of shape (B, d)
+        Points on any device, float32 or float64; may require grad.
+    max_dimension : int, default=0
+        Only 0 is supported (connected components).
+    max_ball_diameter : float, default=0.0
+        Truncates the filtration: edges longer than this are never added, so components that are
+        still apart at that scale are essential. 0 means no truncation.
+
+    Returns
+    -------
+    non_essential : torch.Tensor of shape (k, 2)
+        (birth, death) = (0, edge length) of the finite bars, sorted by death, k <= B-1
+        (zero-length bars from duplicate points are dropped, as in torchph).
+    essential : torch.Tensor of shape (m,)
+        Births (all 0) of the essential bars: one without truncation.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from corel_sklearn import pershom
+    >>> batch = torch.tensor([[0., 0.], [3., 4.], [3., 0.]], requires_grad=True)
+    >>> non_ess, ess = pershom.vr_persistence_{suffix}(batch, 0, 0)
+    >>> non_ess[:, 1]
+    tensor({example}, grad_fn=<SelectBackward0>)
+    >>> non_ess[:, 1].sum().backward()
+    """
+
+
+def vr_persistence_l1(point_cloud, max_dimension=0, max_ball_diameter=0.0):
+    return _vr_persistence_points(point_cloud, max_dimension, max_ball_diameter, "l1")
+
+
+def vr_persistence_l2(point_cloud, max_dimension=0, max_ball_diameter=0.0):
+    return _vr_persistence_points(point_cloud, max_dimension, max_ball_diameter, "l2")
+
+
+def vr_persistence_linf(point_cloud, max_dimension=0, max_ball_diameter=0.0):
+    return _vr_persistence_points(point_cloud, max_dimension, max_ball_diameter, "linf")
+
+
+vr_persistence_l1.__doc__ = _PERSISTENCE_DOC.format(
+    name="l1 (Manhattan)", suffix="l1", example="[3., 4.]"
+)
+vr_persistence_l2.__doc__ = _PERSISTENCE_DOC.format(
+    name="l2 (Euclidean)", suffix="l2", example="[3., 4.]"
+)
+vr_persistence_linf.__doc__ = _PERSISTENCE_DOC.format(
+    name="l-infinity (Chebyshev)", suffix="linf", example="[3., 4.]"
+)
+
+
+def vr_persistence(distance_matrix, max_dimension=0, max_ball_diameter=0.0):
+    """0-dim Vietoris-Rips persistence of a precomputed distance matrix.
+
+    Parameters
+    ----------
+    distance_matrix : torch.Tensor of shape (B, B)
+        Symmetric, non-negative, finite; float32 or float64, any device; may require grad.
+        Gradients flow into the upper-triangle entry ``[min(i, j), max(i, j)]`` of each tree
+        edge (the matrix is read as its upper triangle).
+    max_dimension : int, default=0
+        Only 0 is supported.
+    max_ball_diameter : float, default=0.0
+        Truncation of the filtration, 0 = none (see :func:`vr_persistence_l1`).
+
+    Returns
+    -------
+    non_essential : torch.Tensor of shape (k, 2)
+    essential : torch.Tensor of shape (m,)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from corel_sklearn.pershom import vr_persistence
+    >>> D = torch.tensor([[0., 1., 4.], [1., 0., 2.], [4., 2., 0.]])
+    >>> vr_persistence(D)[0]
+    tensor([[0., 1.],
+            [0., 2.]])
+    """
+    max_ball_diameter = _check_filtration_args(max_dimension, max_ball_diameter)
+    _check_points(distance_matrix, "distance_matrix")
+    n = distance_matrix.shape[0]
+    if distance_matrix.shape != (n, n):
+        raise ValueError(
+            f"distance_matrix must be square, got shape {tuple(distance_matrix.shape)}; "
+            "for point clouds use vr_persistence_l1/_l2/_linf."
+        )
+    detached = distance_matrix.detach()
+    scale = float(detached.abs().max()) if n else 0.0
+    if not torch.allclose(detached, detached.T, rtol=1e-5, atol=1e-6 * max(scale, 1.0)):
+        raise ValueError(
+            "distance_matrix is not symmetric; pass (D + D.T) / 2 if the asymmetry is "
+            "round-off, or check how the matrix was built."
+        )
+    if bool((detached < 0).any()):
+        raise ValueError("distance_matrix has negative entries; distances must be >= 0.")
+    array = detached.to("cpu")
+    if array.dtype not in (torch.float32, torch.float64):
+        array = array.float()
+    edges, _ = matrix_mst_cpu(array.numpy())
+    edges = torch.from_numpy(edges).to(distance_matrix.device)
+    rows = torch.minimum(edges[:, 0], edges[:, 1])
+    cols = torch.maximum(edges[:, 0], edges[:, 1])
+    return _barcode(distance_matrix[rows, cols], max_ball_diameter)
