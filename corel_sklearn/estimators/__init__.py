@@ -1,0 +1,1 @@
+"""scikit-learn estimators: thin glue around the kernels and networks."""
