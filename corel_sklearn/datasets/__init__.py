@@ -1,0 +1,23 @@
+"""Datasets: CIFAR-10, the embedded digits, ODDS and ADBench tables, the one-class protocol.
+
+Image loaders return flattened float32 pixels in [0, 1] with their ``image_shape`` (C, H, W);
+tabular loaders return the raw features with ``target`` 1 = anomaly. Numpy only: no estimators.
+"""
+
+from corel_sklearn.datasets._cifar10 import CIFAR10_CLASSES, load_cifar10
+from corel_sklearn.datasets._common import train_test_arrays
+from corel_sklearn.datasets._digits import load_digits
+from corel_sklearn.datasets._protocol import one_class_draws, one_class_split
+from corel_sklearn.datasets._tabular import ODDS_DATASETS, load_adbench, load_odds
+
+__all__ = [
+    "CIFAR10_CLASSES",
+    "ODDS_DATASETS",
+    "load_adbench",
+    "load_cifar10",
+    "load_digits",
+    "load_odds",
+    "one_class_draws",
+    "one_class_split",
+    "train_test_arrays",
+]
