@@ -18,63 +18,113 @@ METRIC_CODES = {"l1": 0, "l2": 1, "linf": 2}
 # Without "nnan"/"ninf": keys start at +inf and comparisons with inf must stay exact.
 _FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 
-# Below this many coordinate operations a parallel region costs more than it saves.
+# Below this much work (coordinate operations) a parallel region costs more than it saves.
 _PARALLEL_MIN_WORK = 2_000_000
+# A single large cloud is split across threads inside each Prim step; each step then pays a
+# parallel-region start (a few microseconds), which only pays off for large clouds.
+_SPLIT_STEP_MIN_POINTS = 2048
 
 
 @nb.njit(inline="always", fastmath=_FASTMATH)
-def _distance(x, i, j, start, stop, metric):
-    acc = x.dtype.type(0)
-    if metric == 0:
-        for c in range(start, stop):
-            acc += abs(x[i, c] - x[j, c])
-    elif metric == 1:
-        for c in range(start, stop):
-            t = x[i, c] - x[j, c]
-            acc += t * t
-        acc = np.sqrt(acc)
-    else:
-        for c in range(start, stop):
-            t = abs(x[i, c] - x[j, c])
-            if t > acc:
-                acc = t
+def _l1(a, b):
+    acc = a.dtype.type(0)
+    for c in range(a.shape[0]):
+        acc += abs(a[c] - b[c])
     return acc
 
 
 @nb.njit(inline="always", fastmath=_FASTMATH)
-def _prim_branch(x, start, stop, metric, edges, lengths):
-    """MST of the points ``x[:, start:stop]``; writes ``edges`` (B-1, 2) sorted by length."""
+def _l2(a, b):
+    acc = a.dtype.type(0)
+    for c in range(a.shape[0]):
+        t = a[c] - b[c]
+        acc += t * t
+    return np.sqrt(acc)
+
+
+@nb.njit(inline="always", fastmath=_FASTMATH)
+def _linf(a, b):
+    acc = a.dtype.type(0)
+    for c in range(a.shape[0]):
+        acc = max(acc, abs(a[c] - b[c]))
+    return acc
+
+
+@nb.njit(inline="always", fastmath=_FASTMATH)
+def _scan(distance, current_point, current, points, ids, key, parent, lo, hi, n):
+    """Relax keys of the free points lo..hi-1 against the new tree vertex; return their argmin."""
+    best_key = np.inf
+    best_pos = -1
+    best_id = n
+    for pos in range(lo, hi):
+        d = distance(current_point, points[pos])
+        if d < key[pos]:
+            key[pos] = d
+            parent[pos] = current
+        k = key[pos]
+        # Smallest key, then smallest vertex id; ``best_pos < 0`` still picks a vertex when
+        # every key overflowed to inf (reported by the caller).
+        if k < best_key or (k == best_key and ids[pos] < best_id) or best_pos < 0:
+            best_key = k
+            best_pos = pos
+            best_id = ids[pos]
+    return best_key, best_pos, best_id
+
+
+@nb.njit(inline="always", fastmath=_FASTMATH)
+def _prim(distance, x, start, stop, edges, lengths, n_chunks):
+    """MST of the points ``x[:, start:stop]``; writes ``edges`` (B-1, 2) sorted by length.
+
+    The free points are kept compacted (swap-remove) in a contiguous copy, so every Prim step
+    streams through memory. With ``n_chunks > 1`` each step's scan is split across threads.
+    """
     n = x.shape[0]
-    key = np.full(n, np.inf)
-    parent = np.zeros(n, dtype=np.int64)
-    remaining = np.arange(1, n)  # vertices not yet in the tree, kept in increasing order
-    n_remaining = n - 1
+    # Copies, never views: the swap-removes below must not write into the caller's array.
+    points = x[1:, start:stop].copy()
+    current_point = x[0, start:stop].copy()
+    ids = np.arange(1, n)
+    key = np.full(n - 1, np.inf, dtype=x.dtype)
+    parent = np.zeros(n - 1, dtype=np.int64)
     raw_edges = np.empty((max(n - 1, 0), 2), dtype=np.int64)
     raw_lengths = np.empty(max(n - 1, 0), dtype=np.float64)
+    chunk_key = np.empty(n_chunks, dtype=x.dtype)
+    chunk_pos = np.empty(n_chunks, dtype=np.int64)
+    chunk_id = np.empty(n_chunks, dtype=np.int64)
+    n_free = n - 1
     current = 0
     for step in range(n - 1):
-        best_key = np.inf
-        best_pos = -1
-        for pos in range(n_remaining):
-            j = remaining[pos]
-            d = _distance(x, current, j, start, stop, metric)
-            if d < key[j]:
-                key[j] = d
-                parent[j] = current
-            # ``remaining`` is sorted, so strict < keeps the smallest index among equal keys;
-            # ``best_pos < 0`` picks a vertex even if every key overflowed to inf.
-            if key[j] < best_key or best_pos < 0:
-                best_key = key[j]
-                best_pos = pos
-        nxt = remaining[best_pos]
-        raw_edges[step, 0] = parent[nxt]
-        raw_edges[step, 1] = nxt
-        raw_lengths[step] = key[nxt]
-        # Shift left to keep ``remaining`` sorted (O(B) per step, same order as the scan).
-        for pos in range(best_pos, n_remaining - 1):
-            remaining[pos] = remaining[pos + 1]
-        n_remaining -= 1
-        current = nxt
+        if n_chunks == 1:
+            best_key, best_pos, best_id = _scan(
+                distance, current_point, current, points, ids, key, parent, 0, n_free, n
+            )
+        else:
+            size = (n_free + n_chunks - 1) // n_chunks
+            for t in nb.prange(n_chunks):
+                chunk_key[t], chunk_pos[t], chunk_id[t] = _scan(
+                    distance, current_point, current, points, ids, key, parent,
+                    t * size, min((t + 1) * size, n_free), n,
+                )
+            best_key = np.inf
+            best_pos = -1
+            best_id = n
+            for t in range(n_chunks):
+                if chunk_pos[t] >= 0 and (
+                    chunk_key[t] < best_key
+                    or (chunk_key[t] == best_key and chunk_id[t] < best_id)
+                    or best_pos < 0
+                ):
+                    best_key, best_pos, best_id = chunk_key[t], chunk_pos[t], chunk_id[t]
+        raw_edges[step, 0] = parent[best_pos]
+        raw_edges[step, 1] = best_id
+        raw_lengths[step] = best_key
+        current = best_id
+        current_point[:] = points[best_pos]
+        last = n_free - 1
+        points[best_pos] = points[last]
+        ids[best_pos] = ids[last]
+        key[best_pos] = key[last]
+        parent[best_pos] = parent[last]
+        n_free -= 1
     order = np.argsort(raw_lengths, kind="mergesort")
     for t in range(order.shape[0]):
         edges[t, 0] = raw_edges[order[t], 0]
@@ -83,17 +133,25 @@ def _prim_branch(x, start, stop, metric, edges, lengths):
 
 
 @nb.njit(cache=True, fastmath=_FASTMATH)
-def _branch_mst_serial(x, n_branches, metric, edges, lengths):
+def _branch_mst_serial(distance, x, n_branches, edges, lengths):
     width = x.shape[1] // n_branches
     for k in range(n_branches):
-        _prim_branch(x, k * width, (k + 1) * width, metric, edges[k], lengths[k])
+        _prim(distance, x, k * width, (k + 1) * width, edges[k], lengths[k], 1)
 
 
 @nb.njit(cache=True, parallel=True, fastmath=_FASTMATH)
-def _branch_mst_parallel(x, n_branches, metric, edges, lengths):
+def _branch_mst_parallel(distance, x, n_branches, edges, lengths):
     width = x.shape[1] // n_branches
     for k in nb.prange(n_branches):
-        _prim_branch(x, k * width, (k + 1) * width, metric, edges[k], lengths[k])
+        _prim(distance, x, k * width, (k + 1) * width, edges[k], lengths[k], 1)
+
+
+@nb.njit(cache=True, parallel=True, fastmath=_FASTMATH)
+def _single_mst_split_steps(distance, x, edges, lengths, n_chunks):
+    _prim(distance, x, 0, x.shape[1], edges[0], lengths[0], n_chunks)
+
+
+_DISTANCES = {"l1": _l1, "l2": _l2, "linf": _linf}
 
 
 @nb.njit(cache=True)
@@ -142,11 +200,15 @@ def branch_mst_cpu(x, n_branches, metric):
     n = x.shape[0]
     edges = np.empty((n_branches, max(n - 1, 0), 2), dtype=np.int64)
     lengths = np.empty((n_branches, max(n - 1, 0)), dtype=np.float64)
+    distance = _DISTANCES[metric]
     work = n * n * x.shape[1] // 2
-    if n_branches > 1 and work >= _PARALLEL_MIN_WORK:
-        _branch_mst_parallel(x, n_branches, METRIC_CODES[metric], edges, lengths)
+    n_threads = nb.get_num_threads()
+    if n_branches == 1 and n >= _SPLIT_STEP_MIN_POINTS and n_threads > 1:
+        _single_mst_split_steps(distance, x, edges, lengths, n_threads)
+    elif n_branches > 1 and work >= _PARALLEL_MIN_WORK and n_threads > 1:
+        _branch_mst_parallel(distance, x, n_branches, edges, lengths)
     else:
-        _branch_mst_serial(x, n_branches, METRIC_CODES[metric], edges, lengths)
+        _branch_mst_serial(distance, x, n_branches, edges, lengths)
     return edges, lengths
 
 
