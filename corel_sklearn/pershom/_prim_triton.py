@@ -77,7 +77,7 @@ def _compile():
                     else:
                         acc = tl.maximum(acc, tl.max(tl.abs(diff), axis=1))
                 if METRIC == 1:
-                    dist = tl.sqrt(acc)
+                    dist = tl.sqrt_rn(acc)  # IEEE rounding, as on the CPU
                 else:
                     dist = acc
                 in_tree = tl.load(in_tree_base + rows, mask=row_mask, other=1)
