@@ -298,5 +298,7 @@ def test_bad_arguments_raise_clear_errors():
         vr_persistence(torch.tensor([[0.0, 1.0], [2.0, 0.0]]))
     with pytest.raises(ValueError, match="negative"):
         vr_persistence(torch.tensor([[0.0, -1.0], [-1.0, 0.0]]))
+    with pytest.raises(ValueError, match="NaN or inf"):
+        branch_death_times(torch.tensor([[float("nan"), 1.0], [0.0, 0.0]]), 2)
     with pytest.raises(ValueError, match="overflow"):
         branch_death_times(torch.tensor([[3e38] * 4, [-3e38] * 4]))

@@ -18,7 +18,16 @@ from corel_sklearn.pershom._prim_triton import branch_mst_triton, triton_availab
 METRICS = tuple(METRIC_CODES)
 
 
-def _check_points(points, name):
+_NON_FINITE_MESSAGE = (
+    "{} contains NaN or inf; persistence is undefined for non-finite points. "
+    "Check the encoder for divergence (lower the learning rate) or clean the input."
+)
+_OVERFLOW_MESSAGE = (
+    "Distances between the points overflow to inf in {}; rescale the points or use float64."
+)
+
+
+def _check_points(points, name, check_finite=True):
     if not isinstance(points, torch.Tensor):
         raise TypeError(
             f"{name} must be a torch.Tensor, got {type(points).__name__}; "
@@ -37,11 +46,8 @@ def _check_points(points, name):
         raise ValueError(f"{name} has no points (shape {tuple(points.shape)}); pass at least one.")
     if points.shape[1] == 0:
         raise ValueError(f"{name} has points with 0 dimensions (shape {tuple(points.shape)}).")
-    if not bool(torch.isfinite(points.detach()).all()):
-        raise ValueError(
-            f"{name} contains NaN or inf; persistence is undefined for non-finite points. "
-            "Check the encoder for divergence (lower the learning rate) or clean the input."
-        )
+    if check_finite and not bool(torch.isfinite(points.detach()).all()):
+        raise ValueError(_NON_FINITE_MESSAGE.format(name))
 
 
 def _check_metric(metric):
@@ -81,7 +87,13 @@ _warned_cuda_fallback = False
 
 
 def _mst_edges(points, n_branches, metric):
-    """MST edges (n_branches, B-1, 2) as a long tensor on ``points.device``."""
+    """MST edges (n_branches, B-1, 2) as a long tensor on ``points.device``.
+
+    CPU input is checked for NaN/inf and distance overflow here, on the numpy arrays the kernel
+    reads and writes anyway. CUDA input is not: a check would stall the asynchronous GPU
+    pipeline once per batch, and a non-finite code makes the loss NaN, which the training loop
+    reports.
+    """
     global _warned_cuda_fallback
     if points.device.type == "cuda":
         if triton_available():
@@ -98,7 +110,12 @@ def _mst_edges(points, n_branches, metric):
     array = points.detach().to("cpu", copy=False)
     if array.dtype not in (torch.float32, torch.float64):
         array = array.float()
-    edges, _ = branch_mst_cpu(array.numpy(), n_branches, metric)
+    array = array.numpy()
+    if not np.isfinite(array).all():
+        raise ValueError(_NON_FINITE_MESSAGE.format("points"))
+    edges, lengths = branch_mst_cpu(array, n_branches, metric)
+    if not np.isfinite(lengths).all():
+        raise ValueError(_OVERFLOW_MESSAGE.format(points.dtype))
     return torch.from_numpy(edges).to(points.device, non_blocking=True)
 
 
@@ -139,7 +156,9 @@ def branch_death_times(points, n_branches=1, metric="l1"):
     Parameters
     ----------
     points : torch.Tensor of shape (B, n_branches * width)
-        A batch of codes, float32 or float64, on any device; may require grad.
+        A batch of codes, float32 or float64, on any device; may require grad. CPU input with
+        NaN or inf raises; on CUDA it is not checked (that would stall the GPU once per batch)
+        and turns the death times into NaN.
     n_branches : int, default=1
         Number of branches; must divide ``points.shape[1]``.
     metric : {"l1", "l2", "linf"}, default="l1"
@@ -164,17 +183,11 @@ def branch_death_times(points, n_branches=1, metric="l1"):
     tensor([[1., 2.],
             [0., 5.]])
     """
-    _check_points(points, "points")
+    _check_points(points, "points", check_finite=False)  # checked where it costs nothing
     _check_metric(metric)
     _check_n_branches(n_branches, points.shape[1])
     edges = _mst_edges(points, n_branches, metric)
-    death_times = edge_lengths(points, edges, n_branches, metric)
-    if not bool(torch.isfinite(death_times.detach()).all()):
-        raise ValueError(
-            "Distances between the points overflow to inf in "
-            f"{points.dtype}; rescale the points or use float64."
-        )
-    return death_times, edges
+    return edge_lengths(points, edges, n_branches, metric), edges
 
 
 def _barcode(death_times, max_ball_diameter):
@@ -193,6 +206,7 @@ def _barcode(death_times, max_ball_diameter):
 
 def _vr_persistence_points(point_cloud, max_dimension, max_ball_diameter, metric):
     max_ball_diameter = _check_filtration_args(max_dimension, max_ball_diameter)
+    _check_points(point_cloud, "point_cloud")
     death_times, _ = branch_death_times(point_cloud, 1, metric)
     return _barcode(death_times[0], max_ball_diameter)
 
