@@ -51,13 +51,23 @@ def _linf(a, b):
 
 
 @nb.njit(inline="always", fastmath=_FASTMATH)
-def _scan(distance, current_point, current, points, ids, key, parent, lo, hi, n):
+def _distance(metric, a, b):
+    # ``metric`` is loop-invariant: LLVM unswitches the scan loop into one loop per metric.
+    if metric == 0:
+        return _l1(a, b)
+    if metric == 1:
+        return _l2(a, b)
+    return _linf(a, b)
+
+
+@nb.njit(inline="always", fastmath=_FASTMATH)
+def _scan(metric, current_point, current, points, ids, key, parent, lo, hi, n):
     """Relax keys of the free points lo..hi-1 against the new tree vertex; return their argmin."""
     best_key = np.inf
     best_pos = -1
     best_id = n
     for pos in range(lo, hi):
-        d = distance(current_point, points[pos])
+        d = _distance(metric, current_point, points[pos])
         if d < key[pos]:
             key[pos] = d
             parent[pos] = current
@@ -72,7 +82,7 @@ def _scan(distance, current_point, current, points, ids, key, parent, lo, hi, n)
 
 
 @nb.njit(inline="always", fastmath=_FASTMATH)
-def _prim(distance, x, start, stop, edges, lengths, n_chunks):
+def _prim(metric, x, start, stop, edges, lengths, n_chunks):
     """MST of the points ``x[:, start:stop]``; writes ``edges`` (B-1, 2) sorted by length.
 
     The free points are kept compacted (swap-remove) in a contiguous copy, so every Prim step
@@ -95,13 +105,13 @@ def _prim(distance, x, start, stop, edges, lengths, n_chunks):
     for step in range(n - 1):
         if n_chunks == 1:
             best_key, best_pos, best_id = _scan(
-                distance, current_point, current, points, ids, key, parent, 0, n_free, n
+                metric, current_point, current, points, ids, key, parent, 0, n_free, n
             )
         else:
             size = (n_free + n_chunks - 1) // n_chunks
             for t in nb.prange(n_chunks):
                 chunk_key[t], chunk_pos[t], chunk_id[t] = _scan(
-                    distance, current_point, current, points, ids, key, parent,
+                    metric, current_point, current, points, ids, key, parent,
                     t * size, min((t + 1) * size, n_free), n,
                 )
             best_key = np.inf
@@ -133,25 +143,22 @@ def _prim(distance, x, start, stop, edges, lengths, n_chunks):
 
 
 @nb.njit(cache=True, fastmath=_FASTMATH)
-def _branch_mst_serial(distance, x, n_branches, edges, lengths):
+def _branch_mst_serial(metric, x, n_branches, edges, lengths):
     width = x.shape[1] // n_branches
     for k in range(n_branches):
-        _prim(distance, x, k * width, (k + 1) * width, edges[k], lengths[k], 1)
+        _prim(metric, x, k * width, (k + 1) * width, edges[k], lengths[k], 1)
 
 
 @nb.njit(cache=True, parallel=True, fastmath=_FASTMATH)
-def _branch_mst_parallel(distance, x, n_branches, edges, lengths):
+def _branch_mst_parallel(metric, x, n_branches, edges, lengths):
     width = x.shape[1] // n_branches
     for k in nb.prange(n_branches):
-        _prim(distance, x, k * width, (k + 1) * width, edges[k], lengths[k], 1)
+        _prim(metric, x, k * width, (k + 1) * width, edges[k], lengths[k], 1)
 
 
 @nb.njit(cache=True, parallel=True, fastmath=_FASTMATH)
-def _single_mst_split_steps(distance, x, edges, lengths, n_chunks):
-    _prim(distance, x, 0, x.shape[1], edges[0], lengths[0], n_chunks)
-
-
-_DISTANCES = {"l1": _l1, "l2": _l2, "linf": _linf}
+def _single_mst_split_steps(metric, x, edges, lengths, n_chunks):
+    _prim(metric, x, 0, x.shape[1], edges[0], lengths[0], n_chunks)
 
 
 @nb.njit(cache=True)
@@ -200,15 +207,15 @@ def branch_mst_cpu(x, n_branches, metric):
     n = x.shape[0]
     edges = np.empty((n_branches, max(n - 1, 0), 2), dtype=np.int64)
     lengths = np.empty((n_branches, max(n - 1, 0)), dtype=np.float64)
-    distance = _DISTANCES[metric]
+    metric = METRIC_CODES[metric]
     work = n * n * x.shape[1] // 2
     n_threads = nb.get_num_threads()
     if n_branches == 1 and n >= _SPLIT_STEP_MIN_POINTS and n_threads > 1:
-        _single_mst_split_steps(distance, x, edges, lengths, n_threads)
+        _single_mst_split_steps(metric, x, edges, lengths, n_threads)
     elif n_branches > 1 and work >= _PARALLEL_MIN_WORK and n_threads > 1:
-        _branch_mst_parallel(distance, x, n_branches, edges, lengths)
+        _branch_mst_parallel(metric, x, n_branches, edges, lengths)
     else:
-        _branch_mst_serial(distance, x, n_branches, edges, lengths)
+        _branch_mst_serial(metric, x, n_branches, edges, lengths)
     return edges, lengths
 
 
