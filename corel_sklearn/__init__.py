@@ -6,6 +6,7 @@ Persistent Homology", ICML 2019.
 
 __version__ = "0.1.0"
 
+from corel_sklearn.estimators import TopoAutoencoder  # noqa: E402
 from corel_sklearn.losses import connectivity_loss  # noqa: E402
 
-__all__ = ["__version__", "connectivity_loss"]
+__all__ = ["__version__", "TopoAutoencoder", "connectivity_loss"]
