@@ -315,6 +315,7 @@ class TopoAutoencoder(TransformerMixin, BaseEstimator):
     def _check_module(self, x):
         """Fail early, with shapes, when the network does not map ``x`` as expected."""
         latent_dim = self.n_branches * self.branch_dim
+        self.module_.eval()  # no side effects, e.g. on batch-norm statistics
         with torch.no_grad():
             x_hat, z = self.module_(x.to(self.device_))
         if tuple(z.shape) != (len(x), latent_dim) or x_hat.shape != x.shape:
@@ -389,13 +390,17 @@ class TopoAutoencoder(TransformerMixin, BaseEstimator):
             try:
                 rec, conn, z = self._train_step(x, optimizer)
             except _Divergence as exc:
-                raise _Divergence(f"{exc} at step {step + 1} of {n_steps}") from None
+                raise _Divergence(f"{exc} in step {step + 1} of {n_steps}") from None
             rec_sum = rec_sum + rec
             conn_sum = conn_sum + conn
             if progress is not None:
                 progress.update()
+        # On an accelerator the steps run asynchronously and are checked here, once per epoch.
+        losses = rec_sum + conn_sum if self.connectivity_weight > 0 else rec_sum
+        if not bool(torch.isfinite(losses)):
+            raise _Divergence("the losses became NaN or inf")
         if not all(bool(torch.isfinite(p).all()) for p in self.module_.parameters()):
-            raise _Divergence("the weights became NaN or inf at the end of the epoch")
+            raise _Divergence("the weights became NaN or inf")
         with torch.no_grad():
             death_times, _ = branch_death_times(z, self.n_branches)
         return {
@@ -411,7 +416,9 @@ class TopoAutoencoder(TransformerMixin, BaseEstimator):
         """One Adam step on a batch; returns the detached losses and codes."""
         x_hat, z = self.module_(x)
         rec = self._reconstruction_loss(x_hat, x)
-        if not bool(torch.isfinite(rec) & torch.isfinite(z).all()):
+        # On the CPU this check is free, and it stops the epoch at the first bad step; on an
+        # accelerator it would stall the pipeline, so _run_epoch checks once per epoch instead.
+        if x.device.type == "cpu" and not bool(torch.isfinite(rec) & torch.isfinite(z).all()):
             raise _Divergence("the reconstruction loss or the codes became NaN or inf")
         if self.connectivity_weight > 0:
             conn = self._connectivity_loss(z)
