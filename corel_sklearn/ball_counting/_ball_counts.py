@@ -1,0 +1,308 @@
+"""Closed-ball counts per latent branch: validation, chunking, dispatch to the CPU/torch kernels."""
+
+from contextlib import contextmanager
+
+import numba
+import numpy as np
+
+from corel_sklearn.ball_counting import _cpu
+
+METRICS = tuple(_cpu.METRIC_CODES)
+AGGREGATIONS = ("sum", "mean", "max")
+BACKENDS = ("numba", "torch")
+
+# Bound on the working memory of one chunk of queries (per-branch counts + padded copy).
+MAX_CHUNK_BYTES = 64 * 2**20
+
+
+def rounding_band(radius, metric, width, dtype):
+    """Thresholds that let a fast, reassociated pass decide all but a few pairs exactly.
+
+    The reference decision is ``d64 <= threshold``, with ``d64`` the float64 distance of the
+    input values summed in coordinate order (for l2: the sum of squares, and
+    ``threshold = radius * radius``). A pass in ``dtype`` with any summation order has a relative
+    error below ``n_terms * u`` (u = unit roundoff, n_terms = width + 1 for l1, width + 3 for l2,
+    1 for linf), and ``d64`` itself below ``n_terms * 2**-53``. Widening that by 4x gives a band
+    ``[lo, hi]`` around the threshold: a fast value ``<= lo`` is certainly in, ``> hi`` certainly
+    out, and only values in between need the reference arithmetic.
+
+    Returns
+    -------
+    lo, hi : scalars of ``dtype``
+    threshold : float
+    """
+    dtype = np.dtype(dtype).type
+    threshold = float(radius) ** 2 if metric == "l2" else float(radius)
+    n_terms = {"l1": width + 1, "l2": width + 3, "linf": 1}[metric]
+    relative = 4.0 * n_terms * (np.finfo(dtype).eps / 2 + 2.0**-53)
+    # Gradual underflow: each rounded term may also be off by half a subnormal step.
+    band = relative * threshold + 4.0 * width * float(np.finfo(dtype).smallest_subnormal)
+    lo = np.nextafter(dtype(threshold - band), dtype(-np.inf))
+    hi = np.nextafter(dtype(threshold + band), dtype(np.inf))
+    return lo, hi, threshold
+
+
+def compute_dtype(queries_dtype, anchors_dtype, radius, metric, width):
+    """float32 when both inputs are float32 and the band stays narrow and finite, else float64.
+
+    Converting float32 to float64 is exact, so the result never depends on this choice; only
+    speed does (float32 runs at twice the SIMD width).
+    """
+    if np.dtype(queries_dtype) != np.float32 or np.dtype(anchors_dtype) != np.float32:
+        return np.float64
+    lo, hi, threshold = rounding_band(radius, metric, width, np.float32)
+    narrow = float(hi) - float(lo) <= 1e-3 * threshold
+    finite = float(hi) < float(np.finfo(np.float32).max) / 4
+    return np.float32 if narrow and finite else np.float64
+
+
+def _check_inputs(queries, anchors, radius, n_branches, metric, anchor_groups, n_groups):
+    arrays = []
+    for name, x in (("queries", queries), ("anchors", anchors)):
+        x = np.asarray(x)
+        if x.dtype not in (np.float32, np.float64):
+            x = x.astype(np.float64)
+        if x.ndim != 2:
+            raise ValueError(f"{name} must be 2-D (n_points, n_dims), got shape {x.shape}.")
+        if not np.isfinite(x).all():
+            raise ValueError(f"{name} contains NaN or inf; ball counts need finite points.")
+        arrays.append(x)
+    queries, anchors = arrays
+    if queries.shape[1] != anchors.shape[1]:
+        raise ValueError(
+            f"queries have {queries.shape[1]} dimensions but anchors have {anchors.shape[1]}."
+        )
+    n_dims = anchors.shape[1]
+    if isinstance(n_branches, bool) or not isinstance(n_branches, (int, np.integer)):
+        raise TypeError(f"n_branches must be a positive int, got {n_branches!r}.")
+    if n_branches < 1 or n_dims % n_branches != 0:
+        raise ValueError(
+            f"n_branches={n_branches} must be a positive divisor of the number of dimensions "
+            f"({n_dims}); each branch is a contiguous slice of n_dims / n_branches dimensions."
+        )
+    radius = float(radius)
+    if not (np.isfinite(radius) and radius > 0):
+        raise ValueError(f"radius must be a finite number > 0, got {radius}.")
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}.")
+    if anchor_groups is None:
+        groups = np.zeros(anchors.shape[0], dtype=np.int64)
+        n_groups = 1
+    else:
+        groups = np.asarray(anchor_groups)
+        if groups.shape != (anchors.shape[0],) or groups.dtype.kind not in "iu":
+            raise ValueError(
+                "anchor_groups must be an integer array of shape (n_anchors,), got "
+                f"{groups.dtype} of shape {groups.shape}."
+            )
+        groups = groups.astype(np.int64)
+        if n_groups is None:
+            n_groups = int(groups.max()) + 1 if groups.size else 0
+        if groups.size and (groups.min() < 0 or groups.max() >= n_groups):
+            raise ValueError(f"anchor_groups must lie in [0, n_groups={n_groups}).")
+    return queries, anchors, radius, groups, int(n_groups)
+
+
+@contextmanager
+def _numba_threads(n_threads):
+    previous = numba.get_num_threads()
+    if n_threads is not None:
+        numba.set_num_threads(max(1, min(int(n_threads), numba.config.NUMBA_NUM_THREADS)))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
+
+
+def _chunk_size(n_out, n_branches, n_dims, itemsize, max_chunk_bytes):
+    per_query = n_out * n_branches * 8 + (n_dims + n_branches) * itemsize
+    return max(_cpu.MAX_QUERY_TILE, int(max_chunk_bytes // per_query))
+
+
+def _iter_branch_counts(queries, anchors, radius, n_branches, metric, groups, n_groups,
+                        leave_one_out, n_threads, backend, device, max_chunk_bytes):
+    """Yield ``(rows, counts)``: per-branch int64 counts for chunks of rows of ``queries``.
+
+    ``counts`` is (n_rows, n_groups, n_branches), or (n_rows, 1, n_branches) under
+    ``leave_one_out``, where the queries are the anchors themselves, each meets only its own
+    group, and its count of itself (exactly once per branch: distance 0) is removed.
+    """
+    order = np.argsort(groups, kind="stable")
+    anchors = anchors[order]
+    groups = groups[order]
+    if leave_one_out:
+        queries = anchors
+    width = anchors.shape[1] // n_branches
+    dtype = compute_dtype(queries.dtype, anchors.dtype, radius, metric, width)
+    n_out = 1 if leave_one_out else n_groups
+    step = _chunk_size(n_out, n_branches, anchors.shape[1], np.dtype(dtype).itemsize,
+                       max_chunk_bytes)
+    if backend == "numba":
+        lo, hi, threshold = rounding_band(radius, metric, width, dtype)
+        packed = _cpu.PackedAnchors(anchors, groups, n_groups, n_branches, dtype)
+    else:
+        from corel_sklearn.ball_counting._torch import TorchBallCounter
+
+        counter = TorchBallCounter(anchors, groups, n_groups, radius, n_branches, metric,
+                                   device, dtype)
+    with _numba_threads(n_threads):
+        for start in range(0, queries.shape[0], step):
+            rows = slice(start, min(start + step, queries.shape[0]))
+            query_groups = groups[rows] if leave_one_out else None
+            if backend == "numba":
+                counts = _cpu.count_chunk(packed, queries[rows], lo, hi, threshold, metric,
+                                          query_groups)
+            else:
+                counts = counter.count(queries[rows], query_groups)
+            if leave_one_out:
+                counts -= 1
+                rows = order[rows]
+            yield rows, counts
+
+
+def _aggregate(counts, aggregation):
+    """(..., n_branches) int counts -> (...) float64 scores."""
+    if aggregation == "sum":
+        return counts.sum(axis=-1).astype(np.float64)
+    if aggregation == "mean":
+        return counts.sum(axis=-1).astype(np.float64) / counts.shape[-1]
+    return counts.max(axis=-1).astype(np.float64)
+
+
+def _run(queries, anchors, radius, n_branches, metric, aggregation, anchor_groups, n_groups,
+         leave_one_out, n_threads, backend, device, max_chunk_bytes):
+    if aggregation is not None and aggregation not in AGGREGATIONS:
+        raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}.")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}.")
+    queries, anchors, radius, groups, n_groups = _check_inputs(
+        anchors if queries is None else queries, anchors, radius, n_branches, metric,
+        anchor_groups, n_groups,
+    )
+    n_rows = anchors.shape[0] if leave_one_out else queries.shape[0]
+    n_out = 1 if leave_one_out else n_groups
+    shape = (n_rows, n_out) if aggregation else (n_rows, n_out, n_branches)
+    out = np.zeros(shape, dtype=np.float64 if aggregation else np.int64)
+    for rows, counts in _iter_branch_counts(
+        queries, anchors, radius, n_branches, metric, groups, n_groups, leave_one_out,
+        n_threads, backend, device, max_chunk_bytes,
+    ):
+        out[rows] = _aggregate(counts, aggregation) if aggregation else counts
+    if anchor_groups is None or leave_one_out:
+        out = out[:, 0]
+    return out
+
+
+def branch_ball_counts(queries, anchors, radius, *, n_branches=1, metric="l1",
+                       anchor_groups=None, n_groups=None, n_threads=None, backend="numba",
+                       device=None, max_chunk_bytes=MAX_CHUNK_BYTES):
+    """Per-branch closed-ball counts: for each query and branch, the anchors within ``radius``.
+
+    Each point is cut into ``n_branches`` contiguous slices of ``n_dims / n_branches``
+    coordinates; in branch ``k`` anchor ``a`` counts for query ``q`` when
+    ``dist(q[k], a[k]) <= radius`` (closed ball). Distances are decided exactly as scikit-learn's
+    ``KDTree`` decides them (float64 values, coordinate order, l2 via squared distances).
+
+    Parameters
+    ----------
+    queries : array-like of shape (n_queries, n_dims)
+    anchors : array-like of shape (n_anchors, n_dims)
+    radius : float
+        Radius of the closed balls, > 0.
+    n_branches : int, default=1
+        Number of branches; must divide ``n_dims``.
+    metric : {"l1", "l2", "linf"}, default="l1"
+    anchor_groups : array-like of int of shape (n_anchors,), default=None
+        Group (e.g. class) of each anchor, in ``[0, n_groups)``: counts are then kept apart per
+        group, in one pass over all anchors.
+    n_groups : int, default=None
+        Number of groups; ``max(anchor_groups) + 1`` when None.
+    n_threads : int, default=None
+        CPU threads; None uses numba's current setting (all cores unless limited).
+    backend : {"numba", "torch"}, default="numba"
+        "numba": the compiled CPU kernel. "torch": blocked ``torch.cdist`` on ``device``
+        (meant for CUDA; works on CPU tensors too). Both give identical counts.
+    device : str or torch.device, default=None
+        Torch device of the "torch" backend; ignored by "numba".
+    max_chunk_bytes : int, default=64 MiB
+        Bound on the working memory per chunk of queries.
+
+    Returns
+    -------
+    counts : ndarray of int64, shape (n_queries, n_branches) or (n_queries, n_groups, n_branches)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from corel_sklearn.ball_counting import branch_ball_counts
+    >>> anchors = np.array([[0.0, 0.0], [1.0, 3.0], [2.0, 0.5]])
+    >>> branch_ball_counts(np.array([[0.0, 0.0]]), anchors, 2.0, n_branches=2)
+    array([[3, 2]])
+    """
+    return _run(queries, anchors, radius, n_branches, metric, None, anchor_groups, n_groups,
+                False, n_threads, backend, device, max_chunk_bytes)
+
+
+def ball_counts(queries, anchors, radius, *, n_branches=1, metric="l1", aggregation="sum",
+                anchor_groups=None, n_groups=None, n_threads=None, backend="numba", device=None,
+                max_chunk_bytes=MAX_CHUNK_BYTES):
+    """COREL's one-class score: per-branch closed-ball counts, aggregated over branches.
+
+    ``score(q) = aggregate_k #{a : dist(q[k], a[k]) <= radius}`` with ``aggregate`` the sum
+    (the paper), mean or max over the ``n_branches`` branches. Parameters are those of
+    :func:`branch_ball_counts` plus ``aggregation``.
+
+    Parameters
+    ----------
+    queries : array-like of shape (n_queries, n_dims)
+    anchors : array-like of shape (n_anchors, n_dims)
+    radius : float
+    n_branches : int, default=1
+    metric : {"l1", "l2", "linf"}, default="l1"
+    aggregation : {"sum", "mean", "max"}, default="sum"
+    anchor_groups : array-like of int of shape (n_anchors,), default=None
+    n_groups : int, default=None
+    n_threads : int, default=None
+    backend : {"numba", "torch"}, default="numba"
+    device : str or torch.device, default=None
+    max_chunk_bytes : int, default=64 MiB
+
+    Returns
+    -------
+    scores : ndarray of float64, shape (n_queries,) or (n_queries, n_groups)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from corel_sklearn.ball_counting import ball_counts
+    >>> anchors = np.array([[0.0, 0.0], [1.0, 3.0], [2.0, 0.5]])
+    >>> ball_counts(np.array([[0.0, 0.0], [9.0, 9.0]]), anchors, 2.0, n_branches=2)
+    array([5., 0.])
+    """
+    return _run(queries, anchors, radius, n_branches, metric, aggregation, anchor_groups,
+                n_groups, False, n_threads, backend, device, max_chunk_bytes)
+
+
+def leave_one_out_ball_counts(anchors, radius, *, n_branches=1, metric="l1", aggregation="sum",
+                              anchor_groups=None, n_groups=None, n_threads=None,
+                              backend="numba", device=None, max_chunk_bytes=MAX_CHUNK_BYTES):
+    """Each anchor's score among the *other* anchors of its group (it never counts itself).
+
+    An anchor lies at distance 0 from itself, so it falls in its own ball exactly once per
+    branch; that one count is removed before aggregating. Duplicates of it still count.
+    Parameters are those of :func:`ball_counts`.
+
+    Returns
+    -------
+    scores : ndarray of float64, shape (n_anchors,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from corel_sklearn.ball_counting import leave_one_out_ball_counts
+    >>> anchors = np.array([[0.0], [1.0], [1.0], [5.0]])
+    >>> leave_one_out_ball_counts(anchors, 1.0)
+    array([2., 2., 2., 0.])
+    """
+    return _run(None, anchors, radius, n_branches, metric, aggregation, anchor_groups,
+                n_groups, True, n_threads, backend, device, max_chunk_bytes)

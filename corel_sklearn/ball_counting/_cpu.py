@@ -1,0 +1,335 @@
+"""Count-only closed-ball kernel on the CPU, compiled with numba.
+
+For every query and every latent branch (a contiguous slice of ``width`` coordinates) the kernel
+counts the anchors whose branch slice lies within ``radius`` of the query's, without ever
+materialising a distance matrix or a neighbour list.
+
+Layout and speed. Anchors are packed into blocks of at most ``BLOCK_SIZE`` anchors; inside a block
+the coordinates are stored column-major (one contiguous row of ``m`` values per coordinate), so
+the innermost loop runs over anchors and vectorises. A block (160 x 256 float32 = 160 KB) stays in
+L2 while a tile of queries reuses it, which keeps the kernel compute-bound even when the anchors
+(100k x 160 float32 = 64 MB) exceed L3. Each branch is padded with zero coordinates to an even
+width so that every pass adds two coordinates per load/store of the accumulator; a zero column
+adds exactly 0 under every metric. Threads (``prange``) split the queries into tiles.
+
+Exactness. The fast passes run in the input's precision with reassociation allowed, so a pair
+whose distance lies within rounding of the radius could be decided differently from the
+reference definition: the float64 distance of the (float32 or float64) input values, summed in
+coordinate order and compared with ``<=`` (for l2: the sum of squares with ``radius * radius``),
+which is exactly what scikit-learn's ``KDTree``/``BallTree`` compute. The fast pass therefore
+uses two thresholds ``lo < radius < hi`` separated by a proven bound on its rounding error: a
+pair with distance ``<= lo`` is in, ``> hi`` is out, and the rare pairs in between are
+recomputed with the reference arithmetic. Counts are thus exactly the reference counts for
+float32 and float64 input alike, while float32 input runs at float32 SIMD width.
+"""
+
+import numba as nb
+import numpy as np
+
+METRIC_CODES = {"l1": 0, "l2": 1, "linf": 2}
+
+# Without "nnan"/"ninf": comparisons with inf (overflowed sums) must stay exact.
+_FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
+
+BLOCK_SIZE = 512  # anchors per block: 320 KB of float32 at d = 160, resident in L2
+MAX_QUERY_TILE = 128  # queries that reuse one anchor block (the unit of work of a thread)
+
+
+@nb.njit(fastmath=_FASTMATH, inline="always")
+def _term(metric, q0, q1, x0, x1):
+    """Contribution of two coordinates: |.|+|.| (l1), squares (l2, squared), max (linf)."""
+    if metric == 0:
+        return abs(q0 - x0) + abs(q1 - x1)
+    if metric == 1:
+        d0 = q0 - x0
+        d1 = q1 - x1
+        return d0 * d0 + d1 * d1
+    return max(abs(q0 - x0), abs(q1 - x1))
+
+
+@nb.njit(fastmath=_FASTMATH, inline="always")
+def _combine(metric, acc, term):
+    return max(acc, term) if metric == 2 else acc + term
+
+
+@nb.njit(fastmath=_FASTMATH, inline="always")
+def _pass_loop(metric, first, a0, a1, b0, b1, r0, r1, acc_a, acc_b, m):
+    for j in range(m):
+        x0 = r0[j]
+        x1 = r1[j]
+        ta = _term(metric, a0, a1, x0, x1)
+        tb = _term(metric, b0, b1, x0, x1)
+        if first:
+            acc_a[j] = ta
+            acc_b[j] = tb
+        else:
+            acc_a[j] = _combine(metric, acc_a[j], ta)
+            acc_b[j] = _combine(metric, acc_b[j], tb)
+
+
+@nb.njit(fastmath=_FASTMATH, inline="always")
+def _pass(metric, first, qa, qb, c, r0, r1, acc_a, acc_b, m):
+    """Add coordinates c, c+1 of queries ``qa`` and ``qb`` to their accumulators.
+
+    Two queries share every load of the anchor rows ``r0``/``r1``. The branches call the loop
+    with constant ``metric``/``first`` so that each compiled loop is branch-free (LLVM does not
+    unswitch them reliably).
+    """
+    a0, a1, b0, b1 = qa[c], qa[c + 1], qb[c], qb[c + 1]
+    if metric == 0:
+        if first:
+            _pass_loop(0, True, a0, a1, b0, b1, r0, r1, acc_a, acc_b, m)
+        else:
+            _pass_loop(0, False, a0, a1, b0, b1, r0, r1, acc_a, acc_b, m)
+    elif metric == 1:
+        if first:
+            _pass_loop(1, True, a0, a1, b0, b1, r0, r1, acc_a, acc_b, m)
+        else:
+            _pass_loop(1, False, a0, a1, b0, b1, r0, r1, acc_a, acc_b, m)
+    else:
+        if first:
+            _pass_loop(2, True, a0, a1, b0, b1, r0, r1, acc_a, acc_b, m)
+        else:
+            _pass_loop(2, False, a0, a1, b0, b1, r0, r1, acc_a, acc_b, m)
+
+
+@nb.njit(fastmath=_FASTMATH, inline="always")
+def _count_loop(metric, first, a0, a1, b0, b1, r0, r1, acc_a, acc_b, m, lo, hi):
+    one = acc_a.dtype.type(1)
+    zero = acc_a.dtype.type(0)
+    lo_a = zero
+    hi_a = zero
+    lo_b = zero
+    hi_b = zero
+    for j in range(m):
+        x0 = r0[j]
+        x1 = r1[j]
+        va = _term(metric, a0, a1, x0, x1)
+        vb = _term(metric, b0, b1, x0, x1)
+        if not first:
+            va = _combine(metric, acc_a[j], va)
+            vb = _combine(metric, acc_b[j], vb)
+        acc_a[j] = va
+        acc_b[j] = vb
+        lo_a += one if va <= lo else zero
+        hi_a += one if va <= hi else zero
+        lo_b += one if vb <= lo else zero
+        hi_b += one if vb <= hi else zero
+    return int(lo_a), int(hi_a), int(lo_b), int(hi_b)
+
+
+@nb.njit(fastmath=_FASTMATH, inline="always")
+def _pass_count(metric, first, qa, qb, c, r0, r1, acc_a, acc_b, m, lo, hi):
+    """Last two coordinates fused with the comparisons: (#<= lo, #<= hi) for each query.
+
+    The tallies are kept in the float dtype (exact: m <= BLOCK_SIZE < 2**24) because numba
+    widens small-int arithmetic to int64, which would halve the SIMD width of this loop.
+    """
+    a0, a1, b0, b1 = qa[c], qa[c + 1], qb[c], qb[c + 1]
+    if metric == 0:
+        if first:
+            return _count_loop(0, True, a0, a1, b0, b1, r0, r1, acc_a, acc_b, m, lo, hi)
+        return _count_loop(0, False, a0, a1, b0, b1, r0, r1, acc_a, acc_b, m, lo, hi)
+    if metric == 1:
+        if first:
+            return _count_loop(1, True, a0, a1, b0, b1, r0, r1, acc_a, acc_b, m, lo, hi)
+        return _count_loop(1, False, a0, a1, b0, b1, r0, r1, acc_a, acc_b, m, lo, hi)
+    if first:
+        return _count_loop(2, True, a0, a1, b0, b1, r0, r1, acc_a, acc_b, m, lo, hi)
+    return _count_loop(2, False, a0, a1, b0, b1, r0, r1, acc_a, acc_b, m, lo, hi)
+
+
+@nb.njit
+def _reference_distance(metric, query, q_start, packed, base, m, j, width):
+    """Float64, coordinate-order distance of one pair (no fastmath: KDTree's arithmetic).
+
+    Returns the l1 or linf distance, or the *squared* l2 distance.
+    """
+    d = 0.0
+    for c in range(width):
+        t = np.float64(query[q_start + c]) - np.float64(packed[base + c * m + j])
+        if metric == 0:
+            d += abs(t)
+        elif metric == 1:
+            d += t * t
+        else:
+            d = max(d, abs(t))
+    return d
+
+
+@nb.njit(fastmath=_FASTMATH, inline="always")
+def _settle(metric, n_lo, n_hi, query, q_start, width, packed, base, m, acc, lo, hi, threshold):
+    """Exact count from the fast tallies: re-decide the pairs within the rounding band."""
+    if n_hi != n_lo:
+        for j in range(m):
+            v = acc[j]
+            if v > lo and v <= hi:
+                d = _reference_distance(metric, query, q_start, packed, base, m, j, width)
+                n_lo += d <= threshold
+    return n_lo
+
+
+@nb.njit(fastmath=_FASTMATH, inline="always")
+def _branch_count(metric, qa, qb, q_start, width, padded, packed, base, m, acc_a, acc_b,
+                  lo, hi, threshold):
+    """Anchors of one block within the radius of queries ``qa`` and ``qb`` in one branch."""
+    qa = qa[q_start:q_start + padded]
+    qb = qb[q_start:q_start + padded]
+    c = 0
+    while c + 2 < padded:
+        row = base + c * m
+        _pass(metric, c == 0, qa, qb, c, packed[row:row + m], packed[row + m:row + 2 * m],
+              acc_a, acc_b, m)
+        c += 2
+    row = base + c * m
+    lo_a, hi_a, lo_b, hi_b = _pass_count(
+        metric, c == 0, qa, qb, c, packed[row:row + m], packed[row + m:row + 2 * m],
+        acc_a, acc_b, m, lo, hi,
+    )
+    n_a = _settle(metric, lo_a, hi_a, qa, 0, width, packed, base, m, acc_a, lo, hi, threshold)
+    n_b = _settle(metric, lo_b, hi_b, qb, 0, width, packed, base, m, acc_b, lo, hi, threshold)
+    return n_a, n_b
+
+
+@nb.njit(parallel=True, fastmath=_FASTMATH, cache=True)
+def _count_kernel(queries, query_groups, packed, block_offsets, block_sizes, block_groups,
+                  n_branches, width, metric, lo, hi, threshold, own_group_only, tile_size,
+                  counts):
+    """Add per-branch ball counts to ``counts``.
+
+    ``queries`` is (n_q, n_branches * padded) with zero padding columns; ``counts`` is
+    (n_q, n_groups, n_branches), or (n_q, 1, n_branches) when ``own_group_only`` (each query
+    then meets only the blocks of its own group, and queries must be sorted by group).
+    """
+    n_queries = queries.shape[0]
+    padded = queries.shape[1] // n_branches
+    n_blocks = block_offsets.shape[0]
+    n_tiles = (n_queries + tile_size - 1) // tile_size
+    for tile in nb.prange(n_tiles):
+        acc_a = np.empty(BLOCK_SIZE, dtype=packed.dtype)
+        acc_b = np.empty(BLOCK_SIZE, dtype=packed.dtype)
+        i0 = tile * tile_size
+        i1 = min(n_queries, i0 + tile_size)
+        for b in range(n_blocks):
+            group = block_groups[b]
+            if own_group_only and (group < query_groups[i0] or group > query_groups[i1 - 1]):
+                continue
+            out = 0 if own_group_only else group
+            m = block_sizes[b]
+            for k in range(n_branches):
+                base = block_offsets[b] + k * padded * m
+                for i in range(i0, i1, 2):
+                    # Queries go in pairs; a lone one (odd tile, other group) pairs with itself.
+                    ia = i
+                    ib = min(i + 1, i1 - 1)
+                    if own_group_only and query_groups[ia] != group:
+                        if query_groups[ib] != group:
+                            continue
+                        ia = ib
+                    elif own_group_only and query_groups[ib] != group:
+                        ib = ia
+                    n_a, n_b = _branch_count(
+                        metric, queries[ia], queries[ib], k * padded, width, padded, packed,
+                        base, m, acc_a, acc_b, lo, hi, threshold,
+                    )
+                    counts[ia, out, k] += n_a
+                    if ib != ia:
+                        counts[ib, out, k] += n_b
+    return counts
+
+
+@nb.njit(cache=True)
+def _pack_blocks(anchors, block_starts, block_sizes, block_offsets, n_branches, padded, packed):
+    """Copy each block of anchors into ``packed`` column-major, branch by branch, zero-padded."""
+    width = anchors.shape[1] // n_branches
+    for b in range(block_starts.shape[0]):
+        start = block_starts[b]
+        m = block_sizes[b]
+        for k in range(n_branches):
+            base = block_offsets[b] + k * padded * m
+            for c in range(padded):
+                for j in range(m):
+                    if c < width:
+                        packed[base + c * m + j] = anchors[start + j, k * width + c]
+                    else:
+                        packed[base + c * m + j] = 0
+
+
+class PackedAnchors:
+    """Anchors sorted by group, cut into blocks that never cross a group boundary."""
+
+    def __init__(self, anchors, groups, n_groups, n_branches, dtype):
+        n_anchors, n_dims = anchors.shape
+        self.width = n_dims // n_branches
+        self.padded = self.width + self.width % 2
+        self.n_branches = n_branches
+        self.n_groups = n_groups
+        starts, sizes, block_groups = [], [], []
+        bounds = np.searchsorted(groups, np.arange(n_groups + 1))
+        for g in range(n_groups):
+            for start in range(bounds[g], bounds[g + 1], BLOCK_SIZE):
+                starts.append(start)
+                sizes.append(min(BLOCK_SIZE, bounds[g + 1] - start))
+                block_groups.append(g)
+        self.block_starts = np.asarray(starts, dtype=np.int64)
+        self.block_sizes = np.asarray(sizes, dtype=np.int64)
+        self.block_groups = np.asarray(block_groups, dtype=np.int64)
+        stride = n_branches * self.padded
+        self.block_offsets = np.concatenate([[0], np.cumsum(self.block_sizes * stride)[:-1]])
+        self.block_offsets = self.block_offsets.astype(np.int64)
+        self.packed = np.empty(n_anchors * stride, dtype=dtype)
+        _pack_blocks(np.ascontiguousarray(anchors, dtype=dtype), self.block_starts,
+                     self.block_sizes, self.block_offsets, n_branches, self.padded, self.packed)
+
+    def pad_queries(self, queries):
+        """Queries in the packed dtype, each branch zero-padded like the anchors."""
+        n = queries.shape[0]
+        out = np.zeros((n, self.n_branches, self.padded), dtype=self.packed.dtype)
+        out[:, :, : self.width] = queries.reshape(n, self.n_branches, self.width)
+        return out.reshape(n, -1)
+
+
+@nb.njit(cache=True)
+def reference_within(queries, anchors, query_index, anchor_index, branch_index, width, metric,
+                     threshold):
+    """Decide listed (query, anchor, branch) triples with the reference arithmetic."""
+    out = np.empty(query_index.shape[0], dtype=np.bool_)
+    for t in range(query_index.shape[0]):
+        i = query_index[t]
+        j = anchor_index[t]
+        start = branch_index[t] * width
+        d = 0.0
+        for c in range(start, start + width):
+            diff = np.float64(queries[i, c]) - np.float64(anchors[j, c])
+            if metric == 0:
+                d += abs(diff)
+            elif metric == 1:
+                d += diff * diff
+            else:
+                d = max(d, abs(diff))
+        out[t] = d <= threshold
+    return out
+
+
+def count_chunk(packed_anchors, queries, lo, hi, threshold, metric, query_groups=None):
+    """Per-branch counts (n_q, n_groups or 1, n_branches), int64, of one chunk of queries.
+
+    ``lo`` and ``hi`` are scalars of the packed dtype (see ``rounding_band``).
+    """
+    own_group_only = query_groups is not None
+    if query_groups is None:
+        query_groups = np.zeros(1, dtype=np.int64)
+    n_out = 1 if own_group_only else packed_anchors.n_groups
+    counts = np.zeros((queries.shape[0], n_out, packed_anchors.n_branches), dtype=np.int64)
+    if queries.shape[0] == 0 or packed_anchors.block_sizes.shape[0] == 0:
+        return counts
+    # Big tiles reuse each anchor block more; enough tiles keep every thread busy.
+    n_threads = nb.get_num_threads()
+    tile_size = int(min(MAX_QUERY_TILE, max(2, -(-queries.shape[0] // (4 * n_threads)))))
+    _count_kernel(
+        packed_anchors.pad_queries(queries), query_groups, packed_anchors.packed,
+        packed_anchors.block_offsets, packed_anchors.block_sizes, packed_anchors.block_groups,
+        packed_anchors.n_branches, packed_anchors.width, METRIC_CODES[metric],
+        lo, hi, float(threshold), own_group_only, tile_size, counts,
+    )
+    return counts
