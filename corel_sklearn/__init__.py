@@ -6,7 +6,17 @@ Persistent Homology", ICML 2019.
 
 __version__ = "0.1.0"
 
-from corel_sklearn.estimators import TopoAutoencoder  # noqa: E402
+from corel_sklearn.estimators import (  # noqa: E402
+    BallCountOneClass,
+    ClasswiseBallCount,
+    TopoAutoencoder,
+)
 from corel_sklearn.losses import connectivity_loss  # noqa: E402
 
-__all__ = ["__version__", "TopoAutoencoder", "connectivity_loss"]
+__all__ = [
+    "__version__",
+    "BallCountOneClass",
+    "ClasswiseBallCount",
+    "TopoAutoencoder",
+    "connectivity_loss",
+]

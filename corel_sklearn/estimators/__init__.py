@@ -1,3 +1,5 @@
 """scikit-learn estimators: thin glue around the kernels and networks."""
 
+from corel_sklearn.estimators._ball_count import BallCountOneClass  # noqa: F401
+from corel_sklearn.estimators._classwise_ball_count import ClasswiseBallCount  # noqa: F401
 from corel_sklearn.estimators._topo_autoencoder import TopoAutoencoder  # noqa: F401
