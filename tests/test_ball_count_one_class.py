@@ -193,3 +193,22 @@ def test_bad_input_raises_clearly():
         BallCountOneClass(n_branches=2, device="tpu:x").fit(X)
     with pytest.raises(ValueError, match="n_jobs=0"):
         BallCountOneClass(n_branches=2, n_jobs=0).fit(X)
+
+
+def test_zero_configuration_pipeline_with_topo_autoencoder():
+    from sklearn.pipeline import Pipeline
+
+    from corel_sklearn import TopoAutoencoder
+
+    assert BallCountOneClass().radius == TopoAutoencoder().eta
+    assert BallCountOneClass().n_branches == TopoAutoencoder().n_branches
+    rng = np.random.default_rng(8)
+    X_train, X_test = rng.standard_normal((40, 12)), rng.standard_normal((10, 12))
+    pipe = Pipeline([("enc", TopoAutoencoder(max_epochs=1, random_state=0)),
+                     ("oc", BallCountOneClass())]).fit(X_train)
+    codes_train = pipe["enc"].transform(X_train)
+    codes_test = pipe["enc"].transform(X_test)
+    assert codes_train.shape == (40, 160) and codes_train.dtype == np.float32
+    np.testing.assert_array_equal(
+        pipe.score_samples(X_test), kdtree_scores(codes_test, codes_train, 2.0, 16, "l1"))
+    assert set(np.unique(pipe.predict(X_test))) <= {-1, 1}

@@ -1,0 +1,17 @@
+"""Model selection for one-class models: inlier-only folds and convention-safe scorers."""
+
+from corel_sklearn.model_selection._labels import (
+    LABEL_CONVENTIONS,
+    detect_label_convention,
+    inlier_mask,
+)
+from corel_sklearn.model_selection._scorer import make_anomaly_scorer
+from corel_sklearn.model_selection._split import OneClassKFold
+
+__all__ = [
+    "LABEL_CONVENTIONS",
+    "OneClassKFold",
+    "detect_label_convention",
+    "inlier_mask",
+    "make_anomaly_scorer",
+]

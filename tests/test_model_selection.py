@@ -1,0 +1,192 @@
+"""OneClassKFold, label conventions and anomaly scorers, alone and inside GridSearchCV."""
+
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator
+from sklearn.frozen import FrozenEstimator
+from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_predict, cross_validate
+from sklearn.pipeline import Pipeline
+
+from corel_sklearn import BallCountOneClass, TopoAutoencoder
+from corel_sklearn.model_selection import (
+    OneClassKFold,
+    detect_label_convention,
+    inlier_mask,
+    make_anomaly_scorer,
+)
+
+
+def one_class_data(n_inliers=60, n_outliers=12, n_features=8, seed=0, spread=4.0):
+    """Inliers from a tight blob, outliers spread around it; PyOD labels (1 = anomaly)."""
+    rng = np.random.default_rng(seed)
+    X = np.vstack([rng.normal(0.0, 0.5, (n_inliers, n_features)),
+                   rng.uniform(-spread, spread, (n_outliers, n_features))]).astype(np.float32)
+    y = np.r_[np.zeros(n_inliers, dtype=int), np.ones(n_outliers, dtype=int)]
+    order = rng.permutation(len(y))
+    return X[order], y[order]
+
+
+def tiny_encoder(**params):
+    return TopoAutoencoder(n_branches=2, branch_dim=2, hidden_layer_sizes=(16,), max_epochs=2,
+                           batch_size=20, random_state=0, **params)
+
+
+@pytest.mark.parametrize(
+    "y, expected",
+    [([1, -1, 1], "sklearn"), ([-1, -1], "sklearn"), ([1.0, -1.0], "sklearn"),
+     ([0, 1, 0], "pyod"), ([0, 0], "pyod"), (np.array([0, 1], dtype=np.uint8), "pyod")],
+)
+def test_detect_label_convention(y, expected):
+    assert detect_label_convention(y) == expected
+
+
+@pytest.mark.parametrize(
+    "y, match",
+    [([1, 1, 1], "all 1"), ([True, False], "Boolean outlier labels are ambiguous"),
+     (["in", "out"], "must be numeric"), ([0, 1, 2], "got the values"),
+     ([-1, 0, 1], "got the values"), ([0.5, 1.0], "got the values")],
+)
+def test_ambiguous_or_foreign_labels_raise(y, match):
+    with pytest.raises(ValueError, match=match):
+        detect_label_convention(y)
+
+
+def test_inlier_mask_both_conventions():
+    np.testing.assert_array_equal(inlier_mask([1, -1, -1]), [True, False, False])
+    np.testing.assert_array_equal(inlier_mask([0, 1, 1]), [True, False, False])
+    np.testing.assert_array_equal(inlier_mask([1, 1], "sklearn"), [True, True])
+    np.testing.assert_array_equal(inlier_mask([1, 1], "pyod"), [False, False])
+    with pytest.raises(ValueError, match="expects labels in"):
+        inlier_mask([0, 1], "sklearn")
+
+
+@pytest.mark.parametrize("convention", ["sklearn", "pyod"])
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_one_class_kfold_trains_on_inliers_and_partitions(convention, shuffle):
+    X, y = one_class_data()
+    labels = np.where(y == 1, -1, 1) if convention == "sklearn" else y
+    seed = 0 if shuffle else None
+    cv = OneClassKFold(4, shuffle=shuffle, random_state=seed)
+    splits = list(cv.split(X, labels))
+    inliers, outliers = np.flatnonzero(y == 0), np.flatnonzero(y == 1)
+    assert len(splits) == cv.get_n_splits() == 4
+    for train, test in splits:
+        assert np.isin(train, inliers).all()  # no outlier ever trains
+        assert np.intersect1d(train, test).size == 0
+        assert np.isin(test, outliers).any() and np.isin(test, inliers).any()
+        np.testing.assert_array_equal(np.union1d(train, test[np.isin(test, inliers)]), inliers)
+    tests = np.concatenate([test for _, test in splits])
+    np.testing.assert_array_equal(np.sort(tests), np.arange(len(y)))  # a partition
+    expected = [inliers[t] for _, t in KFold(4, shuffle=shuffle, random_state=seed).split(inliers)]
+    for (_, test), inlier_test in zip(splits, expected, strict=True):
+        np.testing.assert_array_equal(test[np.isin(test, inliers)], np.sort(inlier_test))
+
+
+def test_one_class_kfold_all_outliers_in_every_test_fold():
+    X, y = one_class_data()
+    for _, test in OneClassKFold(3, outliers="all").split(X, y):
+        assert np.isin(np.flatnonzero(y == 1), test).all()
+
+
+def test_one_class_kfold_errors():
+    X, y = one_class_data(n_outliers=2)
+    with pytest.raises(ValueError, match="needs y"):
+        next(OneClassKFold(3).split(X, None))
+    with pytest.raises(ValueError, match="at least 3 outliers"):
+        next(OneClassKFold(3).split(X, y))
+    with pytest.raises(ValueError, match="n_splits must be an int >= 2"):
+        OneClassKFold(1).get_n_splits()
+
+
+def test_scorer_matches_sklearn_metrics_in_both_conventions():
+    X, y = one_class_data(seed=1, spread=1.2)
+    model = BallCountOneClass(radius=3.0, n_branches=2).fit(X[y == 0][:30])
+    decision = model.decision_function(X)
+    is_anomaly = y == 1
+    auroc = roc_auc_score(is_anomaly, -decision)
+    assert 0.5 < auroc < 1.0  # informative, not perfect: a flip would show
+    for labels in (y, np.where(is_anomaly, -1, 1)):
+        assert make_anomaly_scorer("roc_auc")(model, X, labels) == pytest.approx(auroc)
+        assert make_anomaly_scorer("average_precision")(model, X, labels) == pytest.approx(
+            average_precision_score(is_anomaly, -decision))
+        assert make_anomaly_scorer("average_precision", positive="inlier")(
+            model, X, labels) == pytest.approx(average_precision_score(~is_anomaly, decision))
+
+
+class _PyODLikeDetector(BaseEstimator):
+    """decision_function returns anomaly scores (higher = more abnormal), as PyOD's do."""
+
+    def fit(self, X, y=None):
+        self.center_ = X.mean(0)
+        return self
+
+    def decision_function(self, X):
+        return np.abs(X - self.center_).sum(1)
+
+
+def test_scorer_never_guesses_the_score_direction():
+    X, y = one_class_data(seed=2)
+    detector = _PyODLikeDetector().fit(X[y == 0])
+    with pytest.raises(ValueError, match="Cannot tell whether higher scores"):
+        make_anomaly_scorer()(detector, X, y)
+    auroc = make_anomaly_scorer(higher_score="anomaly")(detector, X, y)
+    assert auroc == pytest.approx(roc_auc_score(y, detector.decision_function(X)))
+    assert auroc > 0.9
+    model = BallCountOneClass(n_branches=1).fit(X[y == 0])
+    with pytest.raises(ValueError, match="only inliers"):
+        make_anomaly_scorer()(model, X[y == 0], y[y == 0])
+    with pytest.raises(ValueError, match="metric must be one of"):
+        make_anomaly_scorer("accuracy")
+
+
+def test_cross_validate_with_one_class_kfold():
+    X, y = one_class_data(seed=3)
+    cv = OneClassKFold(3, shuffle=True, random_state=0)
+    model = BallCountOneClass(radius=3.0, n_branches=2)
+    scoring = {"auroc": make_anomaly_scorer(), "ap": make_anomaly_scorer("average_precision")}
+    result = cross_validate(model, X, y, cv=cv, scoring=scoring)
+    for i, (train, test) in enumerate(cv.split(X, y)):
+        decision = BallCountOneClass(radius=3.0, n_branches=2).fit(X[train]).decision_function(
+            X[test])
+        assert result["test_auroc"][i] == pytest.approx(roc_auc_score(y[test], -decision))
+        assert result["test_ap"][i] == pytest.approx(
+            average_precision_score(y[test], -decision))
+    # test folds partition the data, so cross_val_predict works too
+    labels = cross_val_predict(model, X, y, cv=cv)
+    for train, test in cv.split(X, y):
+        np.testing.assert_array_equal(
+            labels[test], BallCountOneClass(radius=3.0, n_branches=2).fit(X[train])
+            .predict(X[test]))
+
+
+def test_grid_search_radius_with_frozen_pretrained_encoder():
+    X, y = one_class_data(seed=4)
+    encoder = tiny_encoder().fit(X[y == 0])
+    pipe = Pipeline([("enc", FrozenEstimator(encoder)), ("oc", BallCountOneClass(n_branches=2))])
+    cv = OneClassKFold(3, shuffle=True, random_state=0)
+    radii = [0.5, 2.0, 8.0]
+    search = GridSearchCV(pipe, {"oc__radius": radii}, cv=cv, scoring=make_anomaly_scorer(),
+                          refit=False).fit(X, y)
+    codes = encoder.transform(X)  # the frozen encoder is never refitted
+    for j, radius in enumerate(radii):
+        expected = []
+        for train, test in cv.split(X, y):
+            decision = BallCountOneClass(radius=radius, n_branches=2).fit(
+                codes[train]).decision_function(codes[test])
+            expected.append(roc_auc_score(y[test], -decision))
+        assert search.cv_results_["mean_test_score"][j] == pytest.approx(np.mean(expected))
+    assert search.best_params_["oc__radius"] == radii[np.argmax(
+        search.cv_results_["mean_test_score"])]
+
+
+def test_grid_search_encoder_parameter_with_cached_pipeline(tmp_path):
+    X, y = one_class_data(seed=5)
+    pipe = Pipeline([("enc", tiny_encoder()), ("oc", BallCountOneClass(n_branches=2))],
+                    memory=str(tmp_path))
+    grid = {"enc__connectivity_weight": [0.0, 20.0], "oc__radius": [1.0, 2.0]}
+    search = GridSearchCV(pipe, grid, cv=OneClassKFold(2), scoring=make_anomaly_scorer(),
+                          refit=False).fit(X, y)
+    scores = search.cv_results_["mean_test_score"]
+    assert scores.shape == (4,) and np.isfinite(scores).all() and (scores >= 0).all()
+    assert any(tmp_path.rglob("output.pkl"))  # encoders were cached and reused across radii
