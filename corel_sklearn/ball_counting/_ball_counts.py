@@ -64,7 +64,7 @@ def _check_inputs(queries, anchors, radius, n_branches, metric, anchor_groups, n
             x = x.astype(np.float64)
         if x.ndim != 2:
             raise ValueError(f"{name} must be 2-D (n_points, n_dims), got shape {x.shape}.")
-        if not np.isfinite(x).all():
+        if x.size and not _cpu.all_finite(x):
             raise ValueError(f"{name} contains NaN or inf; ball counts need finite points.")
         arrays.append(x)
     queries, anchors = arrays
@@ -127,9 +127,12 @@ def _iter_branch_counts(queries, anchors, radius, n_branches, metric, groups, n_
     ``leave_one_out``, where the queries are the anchors themselves, each meets only its own
     group, and its count of itself (exactly once per branch: distance 0) is removed.
     """
-    order = np.argsort(groups, kind="stable")
-    anchors = anchors[order]
-    groups = groups[order]
+    if np.all(groups[:-1] <= groups[1:]):
+        order = np.arange(len(groups))  # already grouped: no copy of the anchors
+    else:
+        order = np.argsort(groups, kind="stable")
+        anchors = anchors[order]
+        groups = groups[order]
     if leave_one_out:
         queries = anchors
     width = anchors.shape[1] // n_branches

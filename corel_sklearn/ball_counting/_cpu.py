@@ -238,11 +238,22 @@ def _count_kernel(queries, query_groups, packed, block_offsets, block_sizes, blo
     return counts
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
+def all_finite(x):
+    """``np.isfinite(x).all()`` for a 2-D array, without a temporary and in parallel."""
+    n_bad = 0
+    for i in nb.prange(x.shape[0]):
+        for j in range(x.shape[1]):
+            v = x[i, j]
+            n_bad += not (v - v == 0)  # false exactly for NaN and +-inf
+    return n_bad == 0
+
+
+@nb.njit(cache=True, parallel=True)
 def _pack_blocks(anchors, block_starts, block_sizes, block_offsets, n_branches, padded, packed):
     """Copy each block of anchors into ``packed`` column-major, branch by branch, zero-padded."""
     width = anchors.shape[1] // n_branches
-    for b in range(block_starts.shape[0]):
+    for b in nb.prange(block_starts.shape[0]):
         start = block_starts[b]
         m = block_sizes[b]
         for k in range(n_branches):
