@@ -29,7 +29,9 @@ def _expected_failed_checks(estimator):
 
 
 @parametrize_with_checks(
-    [BallCountOneClass(n_branches=1), ClasswiseBallCount(n_branches=1)],
+    [BallCountOneClass(n_branches=1),
+     BallCountOneClass(n_branches=1, metric="l2", aggregation="mean", contamination="auto"),
+     ClasswiseBallCount(n_branches=1)],
     expected_failed_checks=_expected_failed_checks,
 )
 def test_sklearn_contract(estimator, check):

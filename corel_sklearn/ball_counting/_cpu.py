@@ -294,6 +294,8 @@ class PackedAnchors:
 
     def pad_queries(self, queries):
         """Queries in the packed dtype, each branch zero-padded like the anchors."""
+        if self.padded == self.width:  # even width: no copy unless dtype or layout differ
+            return np.ascontiguousarray(queries, dtype=self.packed.dtype)
         n = queries.shape[0]
         out = np.zeros((n, self.n_branches, self.padded), dtype=self.packed.dtype)
         out[:, :, : self.width] = queries.reshape(n, self.n_branches, self.width)
