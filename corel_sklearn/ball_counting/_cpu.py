@@ -295,7 +295,9 @@ class PackedAnchors:
     def pad_queries(self, queries):
         """Queries in the packed dtype, each branch zero-padded like the anchors."""
         if self.padded == self.width:  # even width: no copy unless dtype or layout differ
-            return np.ascontiguousarray(queries, dtype=self.packed.dtype)
+            out = np.ascontiguousarray(queries, dtype=self.packed.dtype)
+            # read-only input would compile a second specialisation of the kernel
+            return out if out.flags.writeable else out.copy()
         n = queries.shape[0]
         out = np.zeros((n, self.n_branches, self.padded), dtype=self.packed.dtype)
         out[:, :, : self.width] = queries.reshape(n, self.n_branches, self.width)
