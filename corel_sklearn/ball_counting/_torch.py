@@ -16,6 +16,11 @@ _P = {"l1": 1.0, "l2": 2.0, "linf": float("inf")}
 _TILE_ELEMENTS = 2**24  # distances per (query block x anchor block) tile: 64 MB in float32
 
 
+def _to_device(array, dtype, device):
+    # np.require copies read-only arrays, which torch.from_numpy would warn about
+    return torch.from_numpy(np.require(array, dtype, ["C", "W"])).to(device)
+
+
 class TorchBallCounter:
     """Anchors resident on ``device``; :meth:`count` returns per-branch counts as numpy."""
 
@@ -27,14 +32,14 @@ class TorchBallCounter:
         self.n_branches = n_branches
         self.width = anchors.shape[1] // n_branches
         self.metric = metric
-        self.torch_dtype = torch.float32 if dtype == np.float32 else torch.float64
+        self.dtype = dtype
         lo, hi, self.threshold = rounding_band(radius, metric, self.width, dtype)
         if metric == "l2":  # cdist returns sqrt(sum of squares): a sqrt widened by 4 ulps
             u = float(np.finfo(dtype).eps)
             lo, hi = np.sqrt(float(lo)) * (1 - 4 * u), np.sqrt(float(hi)) * (1 + 4 * u)
         self.lo, self.hi = float(dtype(lo)), float(dtype(hi))
-        self.anchors = torch.as_tensor(anchors).to(self.device, self.torch_dtype)
-        self.groups = torch.as_tensor(groups).to(self.device)
+        self.anchors = _to_device(anchors, dtype, self.device)
+        self.groups = _to_device(groups, np.int64, self.device)
         self.group_bounds = np.searchsorted(groups, np.arange(n_groups + 1))
 
     def count(self, queries, query_groups=None):
@@ -64,7 +69,7 @@ class TorchBallCounter:
         w = self.width
         for q0 in range(0, rows.size, q_step):
             q_rows = rows[q0:q0 + q_step]
-            q = torch.as_tensor(queries[q_rows]).to(self.device, self.torch_dtype)
+            q = _to_device(queries[q_rows], self.dtype, self.device)
             tile = torch.zeros((self.n_branches, q_rows.size, out.shape[1]), dtype=torch.int64,
                                device=self.device)
             for a0 in range(a_start, a_stop, a_step):

@@ -133,7 +133,8 @@ class ClasswiseBallCount(_BallCounter):
         Returns
         -------
         scores : ndarray of shape (n_samples, n_classes), float64
-            Column ``j`` is ``BallCountOneClass`` fitted on class ``classes_[j]``'s scores.
+            Column ``j`` is the score of a ``BallCountOneClass`` fitted on the samples of
+            ``classes_[j]``.
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
