@@ -84,6 +84,38 @@ def test_float32_pairs_within_rounding_of_the_radius(metric):
     assert 0 < diag.sum() < 40  # the near-boundary pairs fall on both sides
 
 
+def _boundary_cases(rng, metric):
+    """(query, radius) whose KDTree distance is exactly the radius, while a fused multiply-add
+    (l2) or another summation order (l1) would put it outside."""
+    from fractions import Fraction
+
+    while True:
+        if metric == "l2":
+            t = rng.uniform(0.5, 2.0, 2)
+            sequential = t[0] * t[0] + t[1] * t[1]
+            fused = float(Fraction(t[0] * t[0]) + Fraction(t[1]) ** 2)
+            radius = float(np.sqrt(sequential))
+            if fused > sequential and radius * radius == sequential:
+                return t, radius
+        else:
+            t = rng.uniform(0.1, 2.0, 3)
+            if t[0] + (t[1] + t[2]) > (t[0] + t[1]) + t[2]:
+                return t, (t[0] + t[1]) + t[2]
+
+
+@pytest.mark.parametrize("metric", ["l1", "l2"])
+@pytest.mark.parametrize("backend", ["numba", "torch"])
+def test_boundary_pairs_use_kdtrees_exact_arithmetic(metric, backend):
+    rng = np.random.default_rng(8)
+    for _ in range(5):
+        query, radius = _boundary_cases(rng, metric)
+        queries, anchors = query[None, :], np.zeros((1, len(query)))
+        assert kdtree_branch_counts(queries, anchors, radius, 1, metric)[0, 0] == 1
+        got = branch_ball_counts(queries, anchors, radius, metric=metric, backend=backend,
+                                 device="cpu")
+        assert got[0, 0] == 1
+
+
 @pytest.mark.parametrize("radius", [4e37, 3e38])
 def test_huge_magnitudes_stay_exact(radius):
     # float32 sums overflow to inf (correctly "outside"); a radius near float32's max switches

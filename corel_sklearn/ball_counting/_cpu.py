@@ -25,6 +25,8 @@ float32 and float64 input alike, while float32 input runs at float32 SIMD width.
 
 import numba as nb
 import numpy as np
+from numba import types
+from numba.extending import intrinsic
 
 METRIC_CODES = {"l1": 0, "l2": 1, "linf": 2}
 
@@ -139,21 +141,46 @@ def _pass_count(metric, first, qa, qb, c, r0, r1, acc_a, acc_b, m, lo, hi):
     return _count_loop(2, False, a0, a1, b0, b1, r0, r1, acc_a, acc_b, m, lo, hi)
 
 
+def _strict(opname):
+    """A float64 binary operation that fastmath can neither reassociate nor contract.
+
+    numba adds its fastmath flags to every float operation *without* flags, including code of
+    plain functions called from a fastmath kernel. An operation created with the harmless
+    ``nsz`` flag keeps exactly that flag, so it rounds as written (and as KDTree's C code).
+    """
+    @intrinsic
+    def strict(typingctx, a, b):
+        def codegen(context, builder, signature, args):
+            return getattr(builder, opname)(args[0], args[1], flags=("nsz",))
+        return types.float64(types.float64, types.float64), codegen
+    return strict
+
+
+_strict_add = _strict("fadd")
+_strict_sub = _strict("fsub")
+_strict_mul = _strict("fmul")
+
+
+@nb.njit(inline="always")
+def _reference_step(metric, d, x, y):
+    """One coordinate of KDTree's float64 distance: d + |x - y|, d + (x - y)**2, max(d, |x - y|)."""
+    t = _strict_sub(np.float64(x), np.float64(y))
+    if metric == 0:
+        return _strict_add(d, abs(t))
+    if metric == 1:
+        return _strict_add(d, _strict_mul(t, t))
+    return max(d, abs(t))
+
+
 @nb.njit
 def _reference_distance(metric, query, q_start, packed, base, m, j, width):
-    """Float64, coordinate-order distance of one pair (no fastmath: KDTree's arithmetic).
+    """Float64, coordinate-order distance of one pair (KDTree's arithmetic).
 
     Returns the l1 or linf distance, or the *squared* l2 distance.
     """
     d = 0.0
     for c in range(width):
-        t = np.float64(query[q_start + c]) - np.float64(packed[base + c * m + j])
-        if metric == 0:
-            d += abs(t)
-        elif metric == 1:
-            d += t * t
-        else:
-            d = max(d, abs(t))
+        d = _reference_step(metric, d, query[q_start + c], packed[base + c * m + j])
     return d
 
 
@@ -315,13 +342,7 @@ def reference_within(queries, anchors, query_index, anchor_index, branch_index, 
         start = branch_index[t] * width
         d = 0.0
         for c in range(start, start + width):
-            diff = np.float64(queries[i, c]) - np.float64(anchors[j, c])
-            if metric == 0:
-                d += abs(diff)
-            elif metric == 1:
-                d += diff * diff
-            else:
-                d = max(d, abs(diff))
+            d = _reference_step(metric, d, queries[i, c], anchors[j, c])
         out[t] = d <= threshold
     return out
 
