@@ -120,7 +120,7 @@ def fit_encoder_cached(encoder, X, *, dataset_id, aux, cache_dir=None, verbose=1
 
 
 def _safe(text):
-    return "".join(ch if ch.isalnum() or ch in "._=" else "_" for ch in str(text))
+    return "".join(ch if ch.isalnum() or ch in "._=-" else "_" for ch in str(text))
 
 
 def _atomic(path, write):

@@ -16,7 +16,10 @@ DEFAULT_PATHS = {
 }
 # The README's main job: every class of the digits, all baselines, < 5 min on 2 CPU cores.
 DEMO = dict(dataset="digits", n=40, draws=5, lam=20.0, eta=2.0, radius=None, epochs=40,
-            batch_size=100, lr=1e-3, aux="train")
+            batch_size=100, lr=1e-3, aux="train", architecture="mlp")
+# The network per dataset when --architecture is not given: the paper's conv net for 32x32
+# images; an MLP for the 8x8 digits (a 3-stride-2 conv net shrinks them to 1x1).
+DEFAULT_ARCHITECTURE = {"digits": "mlp", "cifar10": "conv"}
 
 
 def build_parser():
@@ -55,6 +58,10 @@ def build_parser():
     one.add_argument("--epochs", type=int, default=50, help="encoder epochs")
     one.add_argument("--batch-size", type=int, default=100)
     one.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    one.add_argument("--architecture", choices=("mlp", "conv"), default=None,
+                     help="encoder network (default: conv for cifar10, mlp for digits)")
+    one.add_argument("--hidden-layer-sizes", type=int, nargs="+", default=None,
+                     help="MLP hidden widths (default: the TopoAutoencoder's)")
     one.add_argument("--n-branches", type=int, default=16)
     one.add_argument("--branch-dim", type=int, default=10)
     one.add_argument("--aux", choices=("train", "leave-one-class-out"), default="train",
@@ -112,7 +119,7 @@ def main(argv=None):
             for key, value in DEMO.items():
                 setattr(args, key, getattr(args, key, value))
             args.data_path, args.max_per_class, args.classes = None, None, None
-            args.n_branches, args.branch_dim = 16, 10
+            args.n_branches, args.branch_dim, args.hidden_layer_sizes = 16, 10, None
         return _run_oneclass(args)
     except (FileNotFoundError, ValueError) as exc:
         print(f"corel-sklearn: error: {exc}", file=sys.stderr)
@@ -136,8 +143,12 @@ def _run_oneclass(args):
     X_train, y_train, X_test, y_test = train_test_arrays(bunch)
     methods = ["corel"] if args.no_baselines else args.methods
     radius = args.eta if args.radius is None else args.radius
+    architecture = args.architecture or DEFAULT_ARCHITECTURE[args.dataset]
+    extra = {} if args.hidden_layer_sizes is None else {
+        "hidden_layer_sizes": tuple(args.hidden_layer_sizes)}
     encoder = TopoAutoencoder(
-        input_shape=bunch.image_shape, n_branches=args.n_branches, branch_dim=args.branch_dim,
+        architecture=architecture, input_shape=bunch.image_shape, **extra,
+        n_branches=args.n_branches, branch_dim=args.branch_dim,
         eta=args.eta, connectivity_weight=args.lam, batch_size=args.batch_size,
         max_epochs=args.epochs, learning_rate=args.lr, device=args.device,
         random_state=args.seed, verbose=verbose,
@@ -145,7 +156,7 @@ def _run_oneclass(args):
     cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
     _say(verbose, f"{dataset_id}: {len(X_train)} train / {len(X_test)} test, n={args.n}, "
          f"{args.draws} draws, lambda={args.lam}, eta={args.eta}, r={radius}, "
-         f"{args.epochs} epochs, aux={args.aux}, methods={methods}")
+         f"{architecture} net, {args.epochs} epochs, aux={args.aux}, methods={methods}")
     start = time.perf_counter()
     result = run_one_class_protocol(
         X_train, y_train, X_test, y_test, encoder=encoder, n_samples=args.n,
