@@ -1,13 +1,14 @@
 import io
 import math
 import pickle
+import subprocess
+import sys
 
 import joblib
 import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
-from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
@@ -295,17 +296,26 @@ def test_verbose_shows_progress_bar_and_default_is_silent(X, capsys):
     assert "TopoAutoencoder" in err and "rec=" in err and "conn=" in err
 
 
-def test_no_cuda_at_construction_and_device_resolved_at_fit(X, monkeypatch):
-    def forbidden(*args, **kwargs):
-        raise AssertionError("CUDA was queried")
+def test_import_and_construction_do_not_touch_cuda():
+    code = (
+        "import torch\n"
+        "def forbidden(*args, **kwargs):\n"
+        "    raise AssertionError('CUDA was queried')\n"
+        "for name in ('is_available', 'init', '_lazy_init', 'device_count'):\n"
+        "    setattr(torch.cuda, name, forbidden)\n"
+        "from sklearn.base import clone\n"
+        "from corel_sklearn import TopoAutoencoder\n"
+        "ae = clone(TopoAutoencoder(device='auto'))\n"
+        "repr(ae), ae.get_params()\n"
+        "assert not torch.cuda.is_initialized()\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
 
-    monkeypatch.setattr(torch.cuda, "is_available", forbidden)
-    monkeypatch.setattr(torch.cuda, "init", forbidden)
-    ae = TopoAutoencoder(device="auto")
-    clone(ae).get_params()
-    repr(ae)
+
+def test_device_is_resolved_at_fit(X, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert small(device="auto").fit(X).device_ == "cpu"
+    assert small(device=torch.device("cpu")).fit(X).device_ == "cpu"
     with pytest.raises(ValueError, match="cuda is not available"):
         small(device="cuda").fit(X)
     with pytest.raises(ValueError, match="not a valid torch device"):
