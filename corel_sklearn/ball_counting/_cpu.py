@@ -25,7 +25,7 @@ float32 and float64 input alike, while float32 input runs at float32 SIMD width.
 
 import numba as nb
 import numpy as np
-from numba import types
+from numba import literally, types
 from numba.extending import intrinsic
 
 METRIC_CODES = {"l1": 0, "l2": 1, "linf": 2}
@@ -73,30 +73,25 @@ def _pass_loop(metric, first, a0, a1, b0, b1, r0, r1, acc_a, acc_b, m):
 def _pass(metric, first, qa, qb, c, r0, r1, acc_a, acc_b, m):
     """Add coordinates c, c+1 of queries ``qa`` and ``qb`` to their accumulators.
 
-    Two queries share every load of the anchor rows ``r0``/``r1``. The branches call the loop
-    with constant ``metric``/``first`` so that each compiled loop is branch-free (LLVM does not
-    unswitch them reliably).
+    Two queries share every load of the anchor rows ``r0``/``r1``. ``metric`` is a compile-time
+    literal and ``first`` is dispatched here, so each compiled loop is branch-free (LLVM does
+    not unswitch them reliably).
     """
     a0, a1, b0, b1 = qa[c], qa[c + 1], qb[c], qb[c + 1]
-    if metric == 0:
-        if first:
-            _pass_loop(0, True, a0, a1, b0, b1, r0, r1, acc_a, acc_b, m)
-        else:
-            _pass_loop(0, False, a0, a1, b0, b1, r0, r1, acc_a, acc_b, m)
-    elif metric == 1:
-        if first:
-            _pass_loop(1, True, a0, a1, b0, b1, r0, r1, acc_a, acc_b, m)
-        else:
-            _pass_loop(1, False, a0, a1, b0, b1, r0, r1, acc_a, acc_b, m)
+    if first:
+        _pass_loop(metric, True, a0, a1, b0, b1, r0, r1, acc_a, acc_b, m)
     else:
-        if first:
-            _pass_loop(2, True, a0, a1, b0, b1, r0, r1, acc_a, acc_b, m)
-        else:
-            _pass_loop(2, False, a0, a1, b0, b1, r0, r1, acc_a, acc_b, m)
+        _pass_loop(metric, False, a0, a1, b0, b1, r0, r1, acc_a, acc_b, m)
 
 
 @nb.njit(fastmath=_FASTMATH, inline="always")
-def _count_loop(metric, first, a0, a1, b0, b1, r0, r1, acc_a, acc_b, m, lo, hi):
+def _pass_count(metric, qa, qb, c, r0, r1, acc_a, acc_b, m, lo, hi):
+    """Last two coordinates fused with the comparisons: (#<= lo, #<= hi) for each query.
+
+    The tallies are kept in the float dtype (exact: m <= BLOCK_SIZE < 2**24) because numba
+    widens small-int arithmetic to int64, which would halve the SIMD width of this loop.
+    """
+    a0, a1, b0, b1 = qa[c], qa[c + 1], qb[c], qb[c + 1]
     one = acc_a.dtype.type(1)
     zero = acc_a.dtype.type(0)
     lo_a = zero
@@ -106,11 +101,8 @@ def _count_loop(metric, first, a0, a1, b0, b1, r0, r1, acc_a, acc_b, m, lo, hi):
     for j in range(m):
         x0 = r0[j]
         x1 = r1[j]
-        va = _term(metric, a0, a1, x0, x1)
-        vb = _term(metric, b0, b1, x0, x1)
-        if not first:
-            va = _combine(metric, acc_a[j], va)
-            vb = _combine(metric, acc_b[j], vb)
+        va = _combine(metric, acc_a[j], _term(metric, a0, a1, x0, x1))
+        vb = _combine(metric, acc_b[j], _term(metric, b0, b1, x0, x1))
         acc_a[j] = va
         acc_b[j] = vb
         lo_a += one if va <= lo else zero
@@ -118,27 +110,6 @@ def _count_loop(metric, first, a0, a1, b0, b1, r0, r1, acc_a, acc_b, m, lo, hi):
         lo_b += one if vb <= lo else zero
         hi_b += one if vb <= hi else zero
     return int(lo_a), int(hi_a), int(lo_b), int(hi_b)
-
-
-@nb.njit(fastmath=_FASTMATH, inline="always")
-def _pass_count(metric, first, qa, qb, c, r0, r1, acc_a, acc_b, m, lo, hi):
-    """Last two coordinates fused with the comparisons: (#<= lo, #<= hi) for each query.
-
-    The tallies are kept in the float dtype (exact: m <= BLOCK_SIZE < 2**24) because numba
-    widens small-int arithmetic to int64, which would halve the SIMD width of this loop.
-    """
-    a0, a1, b0, b1 = qa[c], qa[c + 1], qb[c], qb[c + 1]
-    if metric == 0:
-        if first:
-            return _count_loop(0, True, a0, a1, b0, b1, r0, r1, acc_a, acc_b, m, lo, hi)
-        return _count_loop(0, False, a0, a1, b0, b1, r0, r1, acc_a, acc_b, m, lo, hi)
-    if metric == 1:
-        if first:
-            return _count_loop(1, True, a0, a1, b0, b1, r0, r1, acc_a, acc_b, m, lo, hi)
-        return _count_loop(1, False, a0, a1, b0, b1, r0, r1, acc_a, acc_b, m, lo, hi)
-    if first:
-        return _count_loop(2, True, a0, a1, b0, b1, r0, r1, acc_a, acc_b, m, lo, hi)
-    return _count_loop(2, False, a0, a1, b0, b1, r0, r1, acc_a, acc_b, m, lo, hi)
 
 
 def _strict(opname):
@@ -202,6 +173,10 @@ def _branch_count(metric, qa, qb, q_start, width, padded, packed, base, m, acc_a
     """Anchors of one block within the radius of queries ``qa`` and ``qb`` in one branch."""
     qa = qa[q_start:q_start + padded]
     qb = qb[q_start:q_start + padded]
+    if padded == 2:  # distances are >= 0, so 0 also starts the max of linf
+        for j in range(m):
+            acc_a[j] = 0
+            acc_b[j] = 0
     c = 0
     while c + 2 < padded:
         row = base + c * m
@@ -210,7 +185,7 @@ def _branch_count(metric, qa, qb, q_start, width, padded, packed, base, m, acc_a
         c += 2
     row = base + c * m
     lo_a, hi_a, lo_b, hi_b = _pass_count(
-        metric, c == 0, qa, qb, c, packed[row:row + m], packed[row + m:row + 2 * m],
+        metric, qa, qb, c, packed[row:row + m], packed[row + m:row + 2 * m],
         acc_a, acc_b, m, lo, hi,
     )
     n_a = _settle(metric, lo_a, hi_a, qa, 0, width, packed, base, m, acc_a, lo, hi, threshold)
@@ -228,6 +203,7 @@ def _count_kernel(queries, query_groups, packed, block_offsets, block_sizes, blo
     (n_q, n_groups, n_branches), or (n_q, 1, n_branches) when ``own_group_only`` (each query
     then meets only the blocks of its own group, and queries must be sorted by group).
     """
+    literally(metric)  # one specialisation per metric: compiled on first use, branch-free
     n_queries = queries.shape[0]
     padded = queries.shape[1] // n_branches
     n_blocks = block_offsets.shape[0]
@@ -263,6 +239,35 @@ def _count_kernel(queries, query_groups, packed, block_offsets, block_sizes, blo
                     if ib != ia:
                         counts[ib, out, k] += n_b
     return counts
+
+
+# Entry points with the metric as a literal constant: calling the kernel with a Python int
+# would re-run its typing on every call (literally's dispatch); from compiled code it does not.
+@nb.njit(cache=True)
+def _count_l1(queries, query_groups, packed, block_offsets, block_sizes, block_groups,
+              n_branches, width, lo, hi, threshold, own_group_only, tile_size, counts):
+    return _count_kernel(queries, query_groups, packed, block_offsets, block_sizes,
+                         block_groups, n_branches, width, 0, lo, hi, threshold, own_group_only,
+                         tile_size, counts)
+
+
+@nb.njit(cache=True)
+def _count_l2(queries, query_groups, packed, block_offsets, block_sizes, block_groups,
+              n_branches, width, lo, hi, threshold, own_group_only, tile_size, counts):
+    return _count_kernel(queries, query_groups, packed, block_offsets, block_sizes,
+                         block_groups, n_branches, width, 1, lo, hi, threshold, own_group_only,
+                         tile_size, counts)
+
+
+@nb.njit(cache=True)
+def _count_linf(queries, query_groups, packed, block_offsets, block_sizes, block_groups,
+                n_branches, width, lo, hi, threshold, own_group_only, tile_size, counts):
+    return _count_kernel(queries, query_groups, packed, block_offsets, block_sizes,
+                         block_groups, n_branches, width, 2, lo, hi, threshold, own_group_only,
+                         tile_size, counts)
+
+
+_COUNT_ENTRY = {"l1": _count_l1, "l2": _count_l2, "linf": _count_linf}
 
 
 @nb.njit(cache=True, parallel=True)
@@ -362,10 +367,10 @@ def count_chunk(packed_anchors, queries, lo, hi, threshold, metric, query_groups
     # Big tiles reuse each anchor block more; enough tiles keep every thread busy.
     n_threads = nb.get_num_threads()
     tile_size = int(min(MAX_QUERY_TILE, max(2, -(-queries.shape[0] // (4 * n_threads)))))
-    _count_kernel(
+    _COUNT_ENTRY[metric](
         packed_anchors.pad_queries(queries), query_groups, packed_anchors.packed,
         packed_anchors.block_offsets, packed_anchors.block_sizes, packed_anchors.block_groups,
-        packed_anchors.n_branches, packed_anchors.width, METRIC_CODES[metric],
-        lo, hi, float(threshold), own_group_only, tile_size, counts,
+        packed_anchors.n_branches, packed_anchors.width, lo, hi, float(threshold),
+        own_group_only, tile_size, counts,
     )
     return counts
