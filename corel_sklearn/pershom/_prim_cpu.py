@@ -23,6 +23,8 @@ _PARALLEL_MIN_WORK = 2_000_000
 # A single large cloud is split across threads inside each Prim step; each step then pays a
 # parallel-region start (a few microseconds), which only pays off for large clouds.
 _SPLIT_STEP_MIN_POINTS = 2048
+# Branches at most this wide use the coordinate-major kernel (SIMD across points).
+_NARROW_WIDTH = 32
 
 
 @nb.njit(inline="always", fastmath=_FASTMATH)
@@ -81,6 +83,93 @@ def _scan(metric, current_point, current, points, ids, key, parent, lo, hi, n):
     return best_key, best_pos, best_id
 
 
+@nb.njit(inline="always")
+def _sorted_by_length(raw_edges, raw_lengths, edges, lengths):
+    order = np.argsort(raw_lengths, kind="mergesort")  # stable: ties keep Prim's order
+    for t in range(order.shape[0]):
+        edges[t, 0] = raw_edges[order[t], 0]
+        edges[t, 1] = raw_edges[order[t], 1]
+        lengths[t] = raw_lengths[order[t]]
+
+
+@nb.njit(inline="always", fastmath=_FASTMATH)
+def _prim_narrow(metric, x, start, stop, edges, lengths):
+    """:func:`_prim` for narrow branches (COREL's are 10 wide), same tie rule and results.
+
+    A per-pair loop over 10 coordinates is mostly overhead (a remainder loop and a horizontal
+    sum per pair), so the free points are stored coordinate-major and each step accumulates the
+    distances of all free points at once, one coordinate at a time: SIMD across points.
+    """
+    n = x.shape[0]
+    width = stop - start
+    columns = np.empty((width, max(n - 1, 0)), dtype=x.dtype)
+    for c in range(width):
+        for p in range(n - 1):
+            columns[c, p] = x[p + 1, start + c]
+    current_point = x[0, start:stop].copy()
+    ids = np.arange(1, n)
+    key = np.full(n - 1, np.inf, dtype=x.dtype)
+    parent = np.zeros(n - 1, dtype=np.int64)
+    dist = np.empty(n - 1, dtype=x.dtype)
+    position = np.arange(-1, n - 1)  # position[id] = where vertex id sits among the free
+    raw_edges = np.empty((max(n - 1, 0), 2), dtype=np.int64)
+    raw_lengths = np.empty(max(n - 1, 0), dtype=np.float64)
+    n_free = n - 1
+    current = 0
+    for step in range(n - 1):
+        dist[:n_free] = 0
+        for c in range(width):
+            column = columns[c]
+            v = current_point[c]
+            if metric == 0:
+                for p in range(n_free):
+                    dist[p] += abs(column[p] - v)
+            elif metric == 1:
+                for p in range(n_free):
+                    t = column[p] - v
+                    dist[p] += t * t
+            else:
+                for p in range(n_free):
+                    dist[p] = max(dist[p], abs(column[p] - v))
+        if metric == 1:
+            for p in range(n_free):
+                dist[p] = np.sqrt(dist[p])
+        # Branch-free passes that vectorise: relax, min key, smallest id with that key.
+        for p in range(n_free):
+            improves = dist[p] < key[p]
+            parent[p] = current if improves else parent[p]
+            key[p] = dist[p] if improves else key[p]
+        best_key = key[0]
+        for p in range(1, n_free):
+            best_key = min(best_key, key[p])
+        best_id = n
+        for p in range(n_free):
+            best_id = min(best_id, ids[p] if key[p] == best_key else n)
+        best_pos = position[best_id]
+        raw_edges[step, 0] = parent[best_pos]
+        raw_edges[step, 1] = best_id
+        raw_lengths[step] = best_key
+        current = best_id
+        last = n_free - 1
+        for c in range(width):
+            current_point[c] = columns[c, best_pos]
+            columns[c, best_pos] = columns[c, last]
+        ids[best_pos] = ids[last]
+        position[ids[last]] = best_pos
+        key[best_pos] = key[last]
+        parent[best_pos] = parent[last]
+        n_free -= 1
+    _sorted_by_length(raw_edges, raw_lengths, edges, lengths)
+
+
+@nb.njit(inline="always", fastmath=_FASTMATH)
+def _prim_branch(metric, x, start, stop, edges, lengths):
+    if stop - start <= _NARROW_WIDTH:
+        _prim_narrow(metric, x, start, stop, edges, lengths)
+    else:
+        _prim(metric, x, start, stop, edges, lengths, 1)
+
+
 @nb.njit(inline="always", fastmath=_FASTMATH)
 def _prim(metric, x, start, stop, edges, lengths, n_chunks):
     """MST of the points ``x[:, start:stop]``; writes ``edges`` (B-1, 2) sorted by length.
@@ -135,25 +224,21 @@ def _prim(metric, x, start, stop, edges, lengths, n_chunks):
         key[best_pos] = key[last]
         parent[best_pos] = parent[last]
         n_free -= 1
-    order = np.argsort(raw_lengths, kind="mergesort")
-    for t in range(order.shape[0]):
-        edges[t, 0] = raw_edges[order[t], 0]
-        edges[t, 1] = raw_edges[order[t], 1]
-        lengths[t] = raw_lengths[order[t]]
+    _sorted_by_length(raw_edges, raw_lengths, edges, lengths)
 
 
 @nb.njit(cache=True, fastmath=_FASTMATH)
 def _branch_mst_serial(metric, x, n_branches, edges, lengths):
     width = x.shape[1] // n_branches
     for k in range(n_branches):
-        _prim(metric, x, k * width, (k + 1) * width, edges[k], lengths[k], 1)
+        _prim_branch(metric, x, k * width, (k + 1) * width, edges[k], lengths[k])
 
 
 @nb.njit(cache=True, parallel=True, fastmath=_FASTMATH)
 def _branch_mst_parallel(metric, x, n_branches, edges, lengths):
     width = x.shape[1] // n_branches
     for k in nb.prange(n_branches):
-        _prim(metric, x, k * width, (k + 1) * width, edges[k], lengths[k], 1)
+        _prim_branch(metric, x, k * width, (k + 1) * width, edges[k], lengths[k])
 
 
 @nb.njit(cache=True, parallel=True, fastmath=_FASTMATH)
@@ -190,11 +275,7 @@ def _matrix_mst(dist, edges, lengths):
         raw_edges[step, 1] = best
         raw_lengths[step] = key[best]
         current = best
-    order = np.argsort(raw_lengths, kind="mergesort")
-    for t in range(order.shape[0]):
-        edges[t, 0] = raw_edges[order[t], 0]
-        edges[t, 1] = raw_edges[order[t], 1]
-        lengths[t] = raw_lengths[order[t]]
+    _sorted_by_length(raw_edges, raw_lengths, edges, lengths)
 
 
 def branch_mst_cpu(x, n_branches, metric):
