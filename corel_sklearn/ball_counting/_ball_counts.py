@@ -5,6 +5,7 @@ from contextlib import contextmanager
 import numba
 import numpy as np
 
+from corel_sklearn._validation import check_n_branches
 from corel_sklearn.ball_counting import _cpu
 
 METRICS = tuple(_cpu.METRIC_CODES)
@@ -73,13 +74,7 @@ def _check_inputs(queries, anchors, radius, n_branches, metric, anchor_groups, n
             f"queries have {queries.shape[1]} dimensions but anchors have {anchors.shape[1]}."
         )
     n_dims = anchors.shape[1]
-    if isinstance(n_branches, bool) or not isinstance(n_branches, (int, np.integer)):
-        raise TypeError(f"n_branches must be a positive int, got {n_branches!r}.")
-    if n_branches < 1 or n_dims % n_branches != 0:
-        raise ValueError(
-            f"n_branches={n_branches} must be a positive divisor of the number of dimensions "
-            f"({n_dims}); each branch is a contiguous slice of n_dims / n_branches dimensions."
-        )
+    check_n_branches(n_branches, n_dims)
     radius = float(radius)
     if not (np.isfinite(radius) and radius > 0):
         raise ValueError(f"radius must be a finite number > 0, got {radius}.")

@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 import torch
 
+from corel_sklearn._validation import check_n_branches
 from corel_sklearn.pershom._prim_cpu import METRIC_CODES, branch_mst_cpu, matrix_mst_cpu
 from corel_sklearn.pershom._prim_triton import branch_mst_triton, triton_available
 
@@ -53,16 +54,6 @@ def _check_points(points, name, check_finite=True):
 def _check_metric(metric):
     if metric not in METRIC_CODES:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}.")
-
-
-def _check_n_branches(n_branches, n_dims):
-    if isinstance(n_branches, bool) or not isinstance(n_branches, (int, np.integer)):
-        raise TypeError(f"n_branches must be a positive int, got {n_branches!r}.")
-    if n_branches < 1 or n_dims % n_branches != 0:
-        raise ValueError(
-            f"n_branches={n_branches} must be a positive divisor of the number of dimensions "
-            f"({n_dims}); each branch is a contiguous slice of n_dims / n_branches dimensions."
-        )
 
 
 def _check_filtration_args(max_dimension, max_ball_diameter):
@@ -185,7 +176,7 @@ def branch_death_times(points, n_branches=1, metric="l1"):
     """
     _check_points(points, "points", check_finite=False)  # checked where it costs nothing
     _check_metric(metric)
-    _check_n_branches(n_branches, points.shape[1])
+    check_n_branches(n_branches, points.shape[1])
     edges = _mst_edges(points, n_branches, metric)
     return edge_lengths(points, edges, n_branches, metric), edges
 
