@@ -128,17 +128,22 @@ class OneClassResult:
         groups = [*self.class_names, "mean"]
         x = np.arange(len(groups))
         width = 0.8 / len(self.methods)
-        fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(groups) + 2), 4.0))
+        fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(groups) + 4), 4.0))
+        lowest = 1.0
         for i, method in enumerate(self.methods):
-            means = [summary[method][g][0] for g in groups]
-            stds = [summary[method][g][1] for g in groups]
+            means = np.array([summary[method][g][0] for g in groups])
+            stds = np.array([summary[method][g][1] for g in groups])
+            lowest = min(lowest, float((means - stds).min()))
             ax.bar(x - 0.4 + (i + 0.5) * width, means, width, yerr=stds, capsize=2, label=method)
-        ax.axhline(0.5, color="grey", lw=0.8, ls="--")
+        # Zoom on the bars (AUROCs near 1 would look identical on [0, 1]); 0.5 is chance.
+        bottom = max(0.0, np.floor((lowest - 0.02) * 20) / 20)
+        if bottom < 0.5:
+            ax.axhline(0.5, color="grey", lw=0.8, ls="--")
+        ax.set_ylim(bottom, 1.0)
         ax.set_xticks(x, groups, rotation=30, ha="right")
         ax.set_ylabel("AUROC (mean ± std over draws)")
-        ax.set_ylim(0.0, 1.0)
         ax.set_title(title or self.settings.get("title", "one-class AUROC per class"))
-        ax.legend(fontsize="small", ncol=min(3, len(self.methods)), loc="lower right")
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
         fig.tight_layout()
         fig.savefig(path, dpi=120)
         plt.close(fig)

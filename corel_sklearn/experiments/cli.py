@@ -82,7 +82,8 @@ def build_parser():
     odds.add_argument("--datasets", nargs="+", default=None, help="subset of the 17 sets")
     odds.add_argument("--trials", type=int, default=10, help="random splits per set")
     odds.add_argument("--methods", nargs="+", default=None,
-                      help="subset of COREL IForest OCSVM LOF (default: all)")
+                      help="among COREL IForest OCSVM LOF BallCount-AE (default: all but the "
+                      "lambda = 0 ablation BallCount-AE)")
     odds.add_argument("--radius", type=float, default=None, help="ball radius (default: eta)")
     odds.add_argument("--n-jobs", type=int, default=-1,
                       help="parallel jobs for IForest/OCSVM/LOF (default: all cores)")
