@@ -135,6 +135,8 @@ def run_odds_benchmark(
         X, y = bunch.data, bunch.target
         info[name] = {"n_samples": len(X), "n_features": X.shape[1],
                       "outlier_percent": 100 * float(y.mean())}
+        _log(verbose, f"{name}: {X.shape[0]} x {X.shape[1]}, {100 * y.mean():.1f}% anomalies, "
+             f"{n_trials} trials ...")
         tick = time.perf_counter()
         splits = [pyod_split(X, y, trial) for trial in range(int(n_trials))]
         # scikit-learn's detectors are single-threaded: spread them over the cores; the
