@@ -22,6 +22,7 @@ from corel_sklearn.experiments import (
     run_one_class_protocol,
 )
 from corel_sklearn.experiments._odds import pyod_split
+from corel_sklearn.experiments._threads import limited_threads
 from corel_sklearn.experiments.cli import main
 
 
@@ -49,7 +50,7 @@ def test_protocol_end_to_end_planted_structure(tmp_path):
     result = run_one_class_protocol(
         X_train, y_train, X_test, y_test, encoder=_tiny_encoder(), n_samples=20, n_draws=2,
         radius=1.0, target_names=["a", "b", "c"], dataset_id="planted", random_state=0,
-        verbose=0,
+        n_threads=1, verbose=0,
     )
     labels = [METHODS[k].label for k in DEFAULT_METHODS]
     assert result.methods == labels and result.class_names == ["a", "b", "c"]
@@ -82,7 +83,7 @@ def test_protocol_matches_a_hand_written_loop():
     encoder = _tiny_encoder(max_epochs=3)
     result = run_one_class_protocol(
         X_train, y_train, X_test, y_test, encoder=encoder, n_samples=15, n_draws=2,
-        radius=1.5, methods=["corel", "ocsvm"], random_state=7, verbose=0,
+        radius=1.5, methods=["corel", "ocsvm"], random_state=7, n_threads=1, verbose=0,
     )
     fitted = _tiny_encoder(max_epochs=3).fit(X_train)
     codes_train, codes_test = fitted.transform(X_train), fitted.transform(X_test)
@@ -278,6 +279,18 @@ def test_cli_oneclass_digits_and_odds(tmp_path, capsys):
     assert rc == 0
     assert "pub IForest" in capsys.readouterr().out
     assert os.path.isfile(tmp_path / "odds_out" / "odds_aurocs.png")
+
+
+def test_limited_threads_sets_and_restores_torch_and_numba():
+    import numba
+    import torch
+
+    before = torch.get_num_threads(), numba.get_num_threads()
+    with limited_threads(1):
+        assert (torch.get_num_threads(), numba.get_num_threads()) == (1, 1)
+    assert (torch.get_num_threads(), numba.get_num_threads()) == before
+    with limited_threads(None):
+        assert (torch.get_num_threads(), numba.get_num_threads()) == before
 
 
 def test_cli_reports_missing_data_clearly(tmp_path, capsys):

@@ -16,6 +16,7 @@ from sklearn.svm import OneClassSVM
 
 from corel_sklearn.datasets import ODDS_DATASETS, load_odds
 from corel_sklearn.experiments._cache import _log
+from corel_sklearn.experiments._threads import limited_threads
 
 PUBLISHED_COLUMNS = ("IForest", "OCSVM", "LOF", "KNN", "PCA")
 ODDS_METHODS = ("COREL", "IForest", "OCSVM", "LOF")
@@ -80,6 +81,7 @@ def run_odds_benchmark(
     radius=None,
     published_csv=None,
     n_jobs=None,
+    encoder_threads=1,
     verbose=1,
 ):
     """COREL, IForest, OCSVM and LOF on ODDS sets with pyod's benchmark protocol.
@@ -117,6 +119,10 @@ def run_odds_benchmark(
     n_jobs : int, default=None
         Parallel jobs for the scikit-learn detectors (joblib semantics: None is 1, -1 all
         cores); COREL runs in the main process with torch's threads.
+    encoder_threads : int, default=1
+        torch and numba threads while COREL trains and scores (restored afterwards); these
+        networks are tiny, and a second thread only adds synchronisation. None leaves the
+        settings alone.
     verbose : int, default=1
         Log one line per set to stderr.
 
@@ -148,8 +154,9 @@ def run_odds_benchmark(
         )
         for method in (m for m in methods if m in _ENCODER_METHODS):
             jobs += [(split, trial, method) for trial, split in enumerate(splits)]
-            results += [_evaluate(method, split, trial, make_encoder=make_encoder,
-                                  radius=radius) for trial, split in enumerate(splits)]
+            with limited_threads(encoder_threads):
+                results += [_evaluate(method, split, trial, make_encoder=make_encoder,
+                                      radius=radius) for trial, split in enumerate(splits)]
         for (_, trial, method), (auroc, seconds) in zip(jobs, results, strict=True):
             records.append(dict(dataset=name, trial=trial, method=method, auroc=auroc,
                                 seconds=seconds))
@@ -161,6 +168,7 @@ def run_odds_benchmark(
             _log(verbose, f"{name:<11} " + "  ".join(f"{m} {v:.3f}" for m, v in means.items())
                  + f"  ({time.perf_counter() - tick:.1f} s)")
     settings = {"data_dir": os.fspath(data_dir), "n_trials": int(n_trials), "n_jobs": n_jobs,
+                "encoder_threads": encoder_threads,
                 "methods": list(methods), "radius": radius,
                 "published_csv": os.fspath(published_csv) if published_csv else None}
     return OddsResult(records, list(methods), datasets, published, info, settings)

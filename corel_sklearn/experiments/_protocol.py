@@ -11,6 +11,7 @@ from corel_sklearn.datasets import one_class_draws
 from corel_sklearn.experiments._cache import _log, fit_encoder_cached
 from corel_sklearn.experiments._methods import DEFAULT_METHODS, resolve_methods
 from corel_sklearn.experiments._report import OneClassResult
+from corel_sklearn.experiments._threads import limited_threads
 
 AUX_SPLITS = ("train", "leave-one-class-out")
 
@@ -32,6 +33,7 @@ def run_one_class_protocol(
     dataset_id="data",
     cache_dir=None,
     random_state=0,
+    n_threads=None,
     verbose=1,
 ):
     """Run the paper's one-class protocol for COREL and baselines on identical draws.
@@ -79,6 +81,9 @@ def run_one_class_protocol(
         Encoder cache folder (see :func:`fit_encoder_cached`); None trains without caching.
     random_state : int, default=0
         Seed of the draws, of the encoder (when its own is None) and of IsolationForest.
+    n_threads : int, default=None
+        torch and numba threads for the whole run (restored afterwards); None leaves them as
+        they are. 1 is fastest for small networks and on a busy machine.
     verbose : int, default=1
         0 is silent; 1 logs phases and shows a progress bar on stderr.
 
@@ -102,6 +107,16 @@ def run_one_class_protocol(
     >>> result.summary()["OC-SVM (raw)"]["mean"][0] > 0.9
     True
     """
+    with limited_threads(n_threads):
+        result = _run(X_train, y_train, X_test, y_test, encoder, n_samples, n_draws, radius,
+                      classes, target_names, aux, methods, dataset_id, cache_dir, random_state,
+                      verbose)
+    result.settings["n_threads"] = n_threads
+    return result
+
+
+def _run(X_train, y_train, X_test, y_test, encoder, n_samples, n_draws, radius, classes,
+         target_names, aux, methods, dataset_id, cache_dir, random_state, verbose):
     X_train, X_test = np.asarray(X_train), np.asarray(X_test)
     y_train, y_test = np.asarray(y_train), np.asarray(y_test)
     if len(X_train) != len(y_train) or len(X_test) != len(y_test):

@@ -20,6 +20,9 @@ DEMO = dict(dataset="digits", n=40, draws=5, lam=20.0, eta=2.0, radius=None, epo
 # The network per dataset when --architecture is not given: the paper's conv net for 32x32
 # images; an MLP for the 8x8 digits (a 3-stride-2 conv net shrinks them to 1x1).
 DEFAULT_ARCHITECTURE = {"digits": "mlp", "cifar10": "conv"}
+# torch/numba threads: the digits MLP gains nothing from a second thread (and loses 10x or more
+# on a busy machine); the CIFAR conv net uses all cores.
+DEFAULT_THREADS = {"digits": 1, "cifar10": None}
 
 
 def build_parser():
@@ -87,6 +90,8 @@ def build_parser():
     odds.add_argument("--radius", type=float, default=None, help="ball radius (default: eta)")
     odds.add_argument("--n-jobs", type=int, default=-1,
                       help="parallel jobs for IForest/OCSVM/LOF (default: all cores)")
+    odds.add_argument("--threads", type=int, default=1,
+                      help="torch/numba threads while COREL trains (default: %(default)s)")
     odds.add_argument("--out", default=os.path.join("results", "odds"), help="output folder")
     odds.add_argument("--no-plot", action="store_true", help="skip the PNG")
     odds.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
@@ -96,6 +101,9 @@ def build_parser():
 def _add_common(p, default_out):
     p.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, cuda:1 ...")
     p.add_argument("--seed", type=int, default=0, help="seed of draws, encoder and baselines")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch/numba CPU threads (default: 1 for digits, all cores for "
+                   "cifar10); 1 is best for small networks and on a busy machine")
     p.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), choices=list(METHODS),
                    metavar="METHOD",
                    help=f"methods to run (default: all): {', '.join(METHODS)}")
@@ -163,7 +171,9 @@ def _run_oneclass(args):
         X_train, y_train, X_test, y_test, encoder=encoder, n_samples=args.n,
         n_draws=args.draws, radius=radius, classes=args.classes,
         target_names=list(bunch.target_names), aux=args.aux, methods=methods,
-        dataset_id=dataset_id, cache_dir=cache_dir, random_state=args.seed, verbose=verbose,
+        dataset_id=dataset_id, cache_dir=cache_dir, random_state=args.seed,
+        n_threads=args.threads if args.threads else DEFAULT_THREADS[args.dataset],
+        verbose=verbose,
     )
     elapsed = time.perf_counter() - start
     result.settings.update(command=args.command, epochs=args.epochs, lam=args.lam, eta=args.eta,
@@ -192,7 +202,7 @@ def _run_odds(args):
     result = run_odds_benchmark(
         args.data_path, datasets=args.datasets, n_trials=args.trials,
         methods=args.methods or ODDS_METHODS, radius=args.radius, published_csv=published,
-        n_jobs=args.n_jobs, verbose=0 if args.quiet else 1,
+        n_jobs=args.n_jobs, encoder_threads=args.threads, verbose=0 if args.quiet else 1,
     )
     paths = result.save(args.out, plot=not args.no_plot)
     print(f"\nODDS, pyod protocol (60/40, standardised, {args.trials} trials): test AUROC, "
