@@ -52,21 +52,25 @@ def build_parser():
                      f"default {DEFAULT_PATHS['cifar10']}")
     one.add_argument("--max-per-class", type=int, default=None,
                      help="load only the first K images per class and split (quick runs)")
-    one.add_argument("--n", type=int, default=120, help="training samples per draw (n)")
-    one.add_argument("--draws", type=int, default=5, help="draws per class")
+    one.add_argument("--n", type=int, default=120,
+                     help="training samples per draw (default: %(default)s)")
+    one.add_argument("--draws", type=int, default=5, help="draws per class (default: %(default)s)")
     one.add_argument("--lambda", dest="lam", type=float, default=20.0,
                      help="connectivity weight lambda (default: %(default)s)")
-    one.add_argument("--eta", type=float, default=2.0, help="target death time eta")
+    one.add_argument("--eta", type=float, default=2.0,
+                     help="target death time eta (default: %(default)s)")
     one.add_argument("--radius", type=float, default=None, help="ball radius (default: eta)")
-    one.add_argument("--epochs", type=int, default=50, help="encoder epochs")
-    one.add_argument("--batch-size", type=int, default=100)
-    one.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    one.add_argument("--epochs", type=int, default=50,
+                     help="encoder epochs (default: %(default)s)")
+    one.add_argument("--batch-size", type=int, default=100, help="(default: %(default)s)")
+    one.add_argument("--lr", type=float, default=1e-3,
+                     help="Adam learning rate (default: %(default)s)")
     one.add_argument("--architecture", choices=("mlp", "conv"), default=None,
                      help="encoder network (default: conv for cifar10, mlp for digits)")
     one.add_argument("--hidden-layer-sizes", type=int, nargs="+", default=None,
                      help="MLP hidden widths (default: the TopoAutoencoder's)")
-    one.add_argument("--n-branches", type=int, default=16)
-    one.add_argument("--branch-dim", type=int, default=10)
+    one.add_argument("--n-branches", type=int, default=16, help="(default: %(default)s)")
+    one.add_argument("--branch-dim", type=int, default=10, help="(default: %(default)s)")
     one.add_argument("--aux", choices=("train", "leave-one-class-out"), default="train",
                      help="encoder training data: the unlabeled train split, or per class the "
                      "train split without that class")
@@ -83,7 +87,8 @@ def build_parser():
     odds.add_argument("--published", default=DEFAULT_PATHS["published"],
                       help="pyod's published ROC table, 'none' to omit (default: %(default)s)")
     odds.add_argument("--datasets", nargs="+", default=None, help="subset of the 17 sets")
-    odds.add_argument("--trials", type=int, default=10, help="random splits per set")
+    odds.add_argument("--trials", type=int, default=10,
+                      help="random splits per set (default: %(default)s)")
     odds.add_argument("--methods", nargs="+", default=None,
                       help="among COREL IForest OCSVM LOF BallCount-AE (default: all but the "
                       "lambda = 0 ablation BallCount-AE)")
@@ -100,7 +105,8 @@ def build_parser():
 
 def _add_common(p, default_out):
     p.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, cuda:1 ...")
-    p.add_argument("--seed", type=int, default=0, help="seed of draws, encoder and baselines")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of draws, encoder and baselines (default: %(default)s)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch/numba CPU threads (default: 1 for digits, all cores for "
                    "cifar10); 1 is best for small networks and on a busy machine")
