@@ -351,8 +351,11 @@ class OddsResult:
                    yerr=[summary[n][m][1] for n in self.datasets], capsize=2, label=m)
         for c, marker in zip(("IForest", "OCSVM", "LOF"), ("_", "x", "."), strict=True):
             values = [self.published.get(n, {}).get(c, np.nan) for n in self.datasets]
-            if not np.isnan(values).all():
-                ax.plot(x, values, ls="none", marker=marker, color="k", label=f"published {c}")
+            if not np.isnan(values).all():  # on our bar of the same detector, if it ran
+                i = self.methods.index(c) if c in self.methods else None
+                xs = x if i is None else x - 0.4 + (i + 0.5) * width
+                ax.plot(xs, values, ls="none", marker=marker, ms=8, color="k",
+                        label=f"published {c}")
         ax.set_xticks(x, self.datasets, rotation=40, ha="right")
         ax.set_ylabel("AUROC (test, 1 = anomaly)")
         ax.set_ylim(0.0, 1.05)
