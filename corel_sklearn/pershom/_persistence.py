@@ -2,9 +2,11 @@
 
 The finite 0-dim bars of a Vietoris-Rips filtration are born at 0 and die at the lengths of the
 edges of a minimum spanning tree. We find the tree without autograd (compiled dense Prim on the
-CPU, a Triton kernel on CUDA), then recompute only its B-1 edge lengths with autograd. Gradients
-are therefore exact wherever the tree is locally constant (distinct pairwise distances), and the
-backward pass costs O(B * d) instead of going through the B x B distance matrix.
+CPU, a Triton kernel on CUDA); gradients then touch only its B-1 edges: on the CPU a compiled
+backward applies the sign formula to them, on CUDA the B-1 edge lengths are recomputed with
+torch ops. Gradients are therefore exact wherever the tree is locally constant (distinct
+pairwise distances), and the backward pass costs O(B * d) instead of going through the B x B
+distance matrix.
 """
 
 import warnings
@@ -13,7 +15,12 @@ import numpy as np
 import torch
 
 from corel_sklearn._validation import check_n_branches
-from corel_sklearn.pershom._prim_cpu import METRIC_CODES, branch_mst_cpu, matrix_mst_cpu
+from corel_sklearn.pershom._prim_cpu import (
+    METRIC_CODES,
+    branch_mst_cpu,
+    edge_length_gradient_cpu,
+    matrix_mst_cpu,
+)
 from corel_sklearn.pershom._prim_triton import branch_mst_triton, triton_available
 
 METRICS = tuple(METRIC_CODES)
@@ -77,27 +84,13 @@ def _check_filtration_args(max_dimension, max_ball_diameter):
 _warned_cuda_fallback = False
 
 
-def _mst_edges(points, n_branches, metric):
-    """MST edges (n_branches, B-1, 2) as a long tensor on ``points.device``.
+def _cpu_msts(points, n_branches, metric):
+    """MST edges and lengths of each branch as numpy arrays, checked for NaN/inf and overflow.
 
-    CPU input is checked for NaN/inf and distance overflow here, on the numpy arrays the kernel
-    reads and writes anyway. CUDA input is not: a check would stall the asynchronous GPU
-    pipeline once per batch, and a non-finite code makes the loss NaN, which the training loop
-    reports.
+    The checks run here, on the numpy arrays the kernel reads and writes anyway. CUDA input is
+    not checked: a check would stall the asynchronous GPU pipeline once per batch, and a
+    non-finite code makes the loss NaN, which the training loop reports.
     """
-    global _warned_cuda_fallback
-    if points.device.type == "cuda":
-        if triton_available():
-            edges, _ = branch_mst_triton(points, n_branches, metric)
-            return edges
-        if not _warned_cuda_fallback:
-            warnings.warn(
-                "triton is not installed: the MST of CUDA tensors is computed on the CPU "
-                "(one host round trip per batch). `pip install triton` for the GPU kernel.",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-            _warned_cuda_fallback = True
     array = points.detach().to("cpu", copy=False)
     if array.dtype not in (torch.float32, torch.float64):
         array = array.float()
@@ -107,7 +100,59 @@ def _mst_edges(points, n_branches, metric):
     edges, lengths = branch_mst_cpu(array, n_branches, metric)
     if not np.isfinite(lengths).all():
         raise ValueError(_OVERFLOW_MESSAGE.format(points.dtype))
+    return edges, lengths
+
+
+def _cuda_mst_edges(points, n_branches, metric):
+    """MST edges (n_branches, B-1, 2) of CUDA points, as a long tensor on their device."""
+    global _warned_cuda_fallback
+    if triton_available():
+        edges, _ = branch_mst_triton(points, n_branches, metric)
+        return edges
+    if not _warned_cuda_fallback:
+        warnings.warn(
+            "triton is not installed: the MST of CUDA tensors is computed on the CPU "
+            "(one host round trip per batch). `pip install triton` for the GPU kernel.",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        _warned_cuda_fallback = True
+    edges, _ = _cpu_msts(points, n_branches, metric)
     return torch.from_numpy(edges).to(points.device, non_blocking=True)
+
+
+class _CpuBranchDeathTimes(torch.autograd.Function):
+    """Death times of CPU points: the kernel's edge lengths, with a compiled backward.
+
+    Two autograd nodes in all, instead of the dozen small torch ops of :func:`edge_lengths`
+    (their dispatch costs more than the whole kernel at B = 100). Double backward goes
+    through :func:`edge_lengths`, so higher derivatives stay exact.
+    """
+
+    @staticmethod
+    def forward(ctx, points, n_branches, metric):
+        edges, lengths = _cpu_msts(points, n_branches, metric)
+        edges = torch.from_numpy(edges)
+        ctx.save_for_backward(points, edges)
+        ctx.n_branches, ctx.metric = n_branches, metric
+        ctx.mark_non_differentiable(edges)
+        return torch.from_numpy(lengths).to(points.dtype), edges
+
+    @staticmethod
+    def backward(ctx, grad_deaths, grad_edges):
+        points, edges = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True: a differentiable backward
+            with torch.enable_grad():
+                lengths = edge_lengths(points, edges, ctx.n_branches, ctx.metric)
+            (grad,) = torch.autograd.grad(lengths, points, grad_deaths, create_graph=True)
+            return grad, None, None
+        array = points.detach().numpy()
+        if array.dtype not in (np.float32, np.float64):
+            array = array.astype(np.float32)
+        grad = edge_length_gradient_cpu(
+            array, edges.numpy(), grad_deaths.detach().numpy(), ctx.metric
+        )
+        return torch.from_numpy(grad).to(points.dtype), None, None
 
 
 def edge_lengths(points, edges, n_branches=1, metric="l1"):
@@ -177,7 +222,9 @@ def branch_death_times(points, n_branches=1, metric="l1"):
     _check_points(points, "points", check_finite=False)  # checked where it costs nothing
     _check_metric(metric)
     check_n_branches(n_branches, points.shape[1])
-    edges = _mst_edges(points, n_branches, metric)
+    if points.device.type == "cpu":
+        return _CpuBranchDeathTimes.apply(points, n_branches, metric)
+    edges = _cuda_mst_edges(points, n_branches, metric)
     return edge_lengths(points, edges, n_branches, metric), edges
 
 

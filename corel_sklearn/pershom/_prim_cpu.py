@@ -3,84 +3,291 @@
 0-dimensional Vietoris-Rips persistence of a point cloud is its minimum spanning tree (MST):
 every finite bar is born at 0 and dies at the length of one MST edge. On a complete graph a
 dense Prim is O(B^2) and streams through memory, whereas sort-all-edges + union-find (ripser,
-giotto-ph, gudhi) is O(B^2 log B) with random access. The point kernels compute the distances on
-the fly, so they need O(B * d) memory and never build the B x B matrix.
+giotto-ph, gudhi) is O(B^2 log B) with random access. The kernel computes the distances on the
+fly, so it needs O(B * d) memory and never builds the B x B matrix.
 
-Ties are broken deterministically: the next vertex is the one with the smallest key and, among
-equal keys, the smallest index; a vertex's parent is the first tree vertex that reached its key.
+Each Prim step makes a few vectorised passes over the free points, kept compacted
+(swap-remove): the distances to the vertex that just joined the tree, then relaxing the keys
+while taking their minimum, then the smallest index among the minimal keys. Keys are stored as
+the bits of the (non-negative) distances, whose integer order is the float order, so both
+reductions are integer SIMD min. Wide points are stored row-major and four are measured at
+once; narrow ones (COREL's branches are 10 wide) are stored coordinate-major and up to eight
+coordinates are summed per pass. Every point's distance goes through the same vectorised code
+whatever its position (arrays padded, no remainder loops, no fused multiply-adds), so equal
+distances are bit-equal and the tree does not depend on how points were moved or split.
+
+Threads. Several branches: a numba parallel loop over them (one thread runs the same compiled
+loop). One cloud: split, each thread owning a share of the points; after every step the
+threads swap their best candidates through a spin barrier (two cache-line transfers, well under
+a microsecond, where a parallel region per step costs several). The split runs on the caller
+plus ``numba.get_num_threads() - 1`` helpers from a private pool, all in nogil compiled code.
+Whether threads pay depends on the moment (torch's OpenMP threads spin for milliseconds after
+each parallel op and take the cores), so :class:`_ThreadPlanner` times both and keeps the
+faster per batch shape.
+
+Ties are broken deterministically, the same way for any number of threads: the next vertex is
+the one with the smallest key and, among equal keys, the smallest index; a vertex's parent is
+the first tree vertex that reached its key.
 """
+
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numba as nb
 import numpy as np
 
+from corel_sklearn.pershom._intrinsics import (
+    atomic_load_acquire,
+    atomic_store_release,
+    float_from_bits,
+    magnitude_bits,
+    yield_cpu,
+)
+
 METRIC_CODES = {"l1": 0, "l2": 1, "linf": 2}
 
-# Without "nnan"/"ninf": keys start at +inf and comparisons with inf must stay exact.
-_FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
+# Without "nnan"/"ninf": keys start at +inf and comparisons with inf must stay exact. Without
+# "contract": whether a multiply-add is fused must not depend on which loop a point goes through.
+_FASTMATH = {"reassoc", "nsz", "arcp"}
 
-# Below this much work (coordinate operations) a parallel region costs more than it saves.
-_PARALLEL_MIN_WORK = 2_000_000
-# A single large cloud is split across threads inside each Prim step; each step then pays a
-# parallel-region start (a few microseconds), which only pays off for large clouds.
-_SPLIT_STEP_MIN_POINTS = 2048
-# Branches at most this wide use the coordinate-major kernel (SIMD across points).
+# Branches at most this wide are stored coordinate-major (SIMD across points).
 _NARROW_WIDTH = 32
+# Below this, a parallel loop over the branches is not worth timing.
+_THREADED_MIN_WORK = 200_000  # coordinate operations, B^2 / 2 * d
+# Splitting one cloud costs a barrier per Prim step (~0.3 us), paid back from about this size.
+_SPLIT_MIN_POINTS = 512
+# Coordinate-major points are processed in whole multiples of this many: at least what one
+# iteration of LLVM's vectorised loop takes (vector width x interleave, up to 16 x 4).
+_LANES = 64
+# Spin-barrier flags sit 128 bytes apart so that threads never share a cache line.
+_FLAG_STRIDE = 16
+# Spins between yields while waiting: keeps waiting cheap on an oversubscribed machine.
+_SPINS_PER_YIELD = 2000
 
 
 @nb.njit(inline="always", fastmath=_FASTMATH)
-def _l1(a, b):
-    acc = a.dtype.type(0)
-    for c in range(a.shape[0]):
-        acc += abs(a[c] - b[c])
-    return acc
-
-
-@nb.njit(inline="always", fastmath=_FASTMATH)
-def _l2(a, b):
-    acc = a.dtype.type(0)
-    for c in range(a.shape[0]):
-        t = a[c] - b[c]
-        acc += t * t
-    return np.sqrt(acc)
-
-
-@nb.njit(inline="always", fastmath=_FASTMATH)
-def _linf(a, b):
-    acc = a.dtype.type(0)
-    for c in range(a.shape[0]):
-        acc = max(acc, abs(a[c] - b[c]))
-    return acc
-
-
-@nb.njit(inline="always", fastmath=_FASTMATH)
-def _distance(metric, a, b):
-    # ``metric`` is loop-invariant: LLVM unswitches the scan loop into one loop per metric.
-    if metric == 0:
-        return _l1(a, b)
+def _term(metric, a, v):
+    t = a - v
     if metric == 1:
-        return _l2(a, b)
-    return _linf(a, b)
+        return t * t
+    return abs(t)
 
 
 @nb.njit(inline="always", fastmath=_FASTMATH)
-def _scan(metric, current_point, current, points, ids, key, parent, lo, hi, n):
-    """Relax keys of the free points lo..hi-1 against the new tree vertex; return their argmin."""
-    best_key = np.inf
-    best_pos = -1
-    best_id = n
-    for pos in range(lo, hi):
-        d = _distance(metric, current_point, points[pos])
-        if d < key[pos]:
-            key[pos] = d
-            parent[pos] = current
-        k = key[pos]
-        # Smallest key, then smallest vertex id; ``best_pos < 0`` still picks a vertex when
-        # every key overflowed to inf (reported by the caller).
-        if k < best_key or (k == best_key and ids[pos] < best_id) or best_pos < 0:
-            best_key = k
-            best_pos = pos
-            best_id = ids[pos]
-    return best_key, best_pos, best_id
+def _combine(metric, acc, term):
+    if metric == 2:
+        return max(acc, term)
+    return acc + term
+
+
+@nb.njit(inline="always", fastmath=_FASTMATH)
+def _chunk_distance(metric, columns, c, chunk, current_point, p):
+    s = _term(metric, columns[c, p], current_point[c])
+    for j in range(1, chunk):
+        s = _combine(metric, s, _term(metric, columns[c + j, p], current_point[c + j]))
+    return s
+
+
+@nb.njit(inline="always", fastmath=_FASTMATH)
+def _whole_lanes(n_free):
+    # Trip count rounded up to whole multiples of _LANES points (the arrays are padded): the
+    # vectorised loop body then handles every point and its scalar remainder loop, which may
+    # round a sum differently, never runs (see _row_distances).
+    return (n_free + _LANES - 1) // _LANES * _LANES
+
+
+@nb.njit(inline="always", fastmath=_FASTMATH)
+def _accumulate_columns(metric, columns, c, chunk, current_point, dist, n_free, first):
+    # ``chunk`` is a constant at every call site: LLVM unrolls it and vectorises over points.
+    for p in range(_whole_lanes(n_free)):
+        s = _chunk_distance(metric, columns, c, chunk, current_point, p)
+        dist[p] = s if first else _combine(metric, dist[p], s)
+
+
+@nb.njit(inline="always", fastmath=_FASTMATH)
+def _relax(metric, d, p, key_bits, parent, current):
+    """Relax point ``p`` with the (squared for l2) distance ``d``; return its new key bits."""
+    if metric == 1:
+        d = np.sqrt(d)
+    bits = magnitude_bits(d)
+    parent[p] = current if bits < key_bits[p] else parent[p]
+    bits = min(bits, key_bits[p])
+    key_bits[p] = bits
+    return bits
+
+
+@nb.njit(inline="always", fastmath=_FASTMATH)
+def _column_distances(metric, columns, current_point, dist, n_free):
+    """Distances (squared for l2) to the free points, coordinate-major.
+
+    Coordinates go eight at a time, then four, two, one (COREL's 10-wide branches: 2 passes).
+    """
+    width = columns.shape[0]
+    c = 0
+    while width - c >= 8:
+        _accumulate_columns(metric, columns, c, 8, current_point, dist, n_free, c == 0)
+        c += 8
+    if width - c >= 4:
+        _accumulate_columns(metric, columns, c, 4, current_point, dist, n_free, c == 0)
+        c += 4
+    if width - c >= 2:
+        _accumulate_columns(metric, columns, c, 2, current_point, dist, n_free, c == 0)
+        c += 2
+    if width - c >= 1:
+        _accumulate_columns(metric, columns, c, 1, current_point, dist, n_free, c == 0)
+
+
+@nb.njit(inline="always", fastmath=_FASTMATH)
+def _row_distances(metric, rows, current_point, dist, n_free):
+    """Distances (squared for l2) from ``current_point`` to the free points, row-major.
+
+    Four rows per pass share each load of the current point (register blocking). ``rows`` and
+    ``dist`` are padded to a multiple of 4 so that every point goes through this same loop:
+    its distance is then rounded the same way wherever swap-removes have moved it (a remainder
+    loop would vectorise the sum differently), which keeps the tree independent of the number
+    of threads.
+    """
+    width = rows.shape[1]
+    zero = rows.dtype.type(0)
+    for p in range(0, n_free, 4):
+        r0, r1, r2, r3 = rows[p], rows[p + 1], rows[p + 2], rows[p + 3]
+        a0 = a1 = a2 = a3 = zero
+        for c in range(width):
+            v = current_point[c]
+            a0 = _combine(metric, a0, _term(metric, r0[c], v))
+            a1 = _combine(metric, a1, _term(metric, r1[c], v))
+            a2 = _combine(metric, a2, _term(metric, r2[c], v))
+            a3 = _combine(metric, a3, _term(metric, r3[c], v))
+        dist[p], dist[p + 1], dist[p + 2], dist[p + 3] = a0, a1, a2, a3
+
+
+@nb.njit(inline="always", fastmath=_FASTMATH)
+def _relax_all(metric, dist, n_free, key_bits, parent, current, none_bits):
+    """Relax the keys of the free points with their distances; return the smallest key bits."""
+    best_bits = none_bits
+    for p in range(n_free):
+        best_bits = min(best_bits, _relax(metric, dist[p], p, key_bits, parent, current))
+    return best_bits
+
+
+@nb.njit(inline="always")
+def _smallest_id_with(key_bits, best_bits, ids, n_free, no_vertex):
+    best_id = no_vertex
+    for p in range(n_free):
+        best_id = min(best_id, ids[p] if key_bits[p] == best_bits else no_vertex)
+    return best_id
+
+
+@nb.njit(inline="always")
+def _wait_until(flags, index, value, abort_index):
+    """Spin until ``flags[index] >= value``; False if the run was aborted meanwhile."""
+    spins = 0
+    while atomic_load_acquire(flags, index) < value:
+        if atomic_load_acquire(flags, abort_index) != 0:
+            return False
+        spins += 1
+        if spins == _SPINS_PER_YIELD:
+            yield_cpu()
+            spins = 0
+    return True
+
+
+@nb.njit(inline="always", fastmath=_FASTMATH)
+def _prim(metric, x, start, stop, worker, n_workers, slots, slot_points, flags,
+          raw_edges, raw_lengths):
+    """Prim on ``x[:, start:stop]``, or this worker's share of it when ``n_workers > 1``.
+
+    Worker ``w`` owns the vertices ``lo..hi-1`` (vertex 0 starts the tree). Every step, each
+    worker relaxes its own free points and publishes its best candidate (key bits, id, parent,
+    coordinates) in ``slots[step % 2, w]`` / ``slot_points``; after the barrier all workers pick
+    the same winner, the owner removes it and everyone takes its coordinates as the new current
+    point. Double-buffered slots make one barrier per step enough. The winner's owner writes
+    ``raw_edges[step]`` and ``raw_lengths[step]`` (Prim order, not yet sorted).
+    """
+    n = x.shape[0]
+    width = stop - start
+    narrow = width <= _NARROW_WIDTH
+    lo = 1 + ((n - 1) * worker) // n_workers
+    hi = 1 + ((n - 1) * (worker + 1)) // n_workers
+    n_free = hi - lo
+    size = max(n_free, 1)
+    # Room for whole blocks, see _row_distances and _accumulate_columns.
+    padded = (n_free + _LANES - 1) // _LANES * _LANES
+    # Copies, never views: the swap-removes below must not write into the caller's array.
+    if narrow:
+        store = np.zeros((width, max(padded, 1)), dtype=x.dtype)
+        for c in range(width):
+            for p in range(n_free):
+                store[c, p] = x[lo + p, start + c]
+    else:
+        store = np.zeros((max(padded, 1), width), dtype=x.dtype)
+        store[:n_free] = x[lo:hi, start:stop]
+    current_point = x[0, start:stop].copy()
+    ids = np.arange(lo, lo + size).astype(np.int32)
+    position = np.arange(size).astype(np.int32)  # position[id - lo] among this worker's free
+    none_bits = magnitude_bits(x.dtype.type(np.inf))  # +inf: above every key
+    key_bits = np.full(max(padded, 1), none_bits)
+    parent = np.zeros(max(padded, 1), dtype=np.int32)
+    dist = np.empty(max(padded, 1), dtype=x.dtype)
+    no_vertex = np.int32(n)
+    abort_index = n_workers * _FLAG_STRIDE
+    current = np.int32(0)
+    for step in range(n - 1):
+        best_bits = none_bits
+        best_id = no_vertex
+        if n_free > 0:
+            if narrow:
+                _column_distances(metric, store, current_point, dist, n_free)
+            else:
+                _row_distances(metric, store, current_point, dist, n_free)
+            best_bits = _relax_all(metric, dist, n_free, key_bits, parent, current, none_bits)
+            best_id = _smallest_id_with(key_bits, best_bits, ids, n_free, no_vertex)
+        winner = 0
+        if n_workers > 1:
+            slot = step & 1
+            slots[slot, worker, 0] = best_bits
+            slots[slot, worker, 1] = best_id
+            if best_id < n:
+                pos = position[best_id - lo]
+                slots[slot, worker, 2] = parent[pos]
+                for c in range(width):
+                    slot_points[slot, worker, c] = store[c, pos] if narrow else store[pos, c]
+            atomic_store_release(flags, worker * _FLAG_STRIDE, step + 1)
+            for other in range(n_workers):
+                if other != worker and not _wait_until(
+                    flags, other * _FLAG_STRIDE, step + 1, abort_index
+                ):
+                    return
+            best_id = no_vertex
+            for other in range(n_workers):
+                bits, vertex = slots[slot, other, 0], slots[slot, other, 1]
+                if vertex < n and (bits < best_bits or (bits == best_bits and vertex < best_id)
+                                   or best_id == n):
+                    best_bits, best_id, winner = bits, vertex, other
+        if lo <= best_id < hi:
+            pos = position[best_id - lo]
+            raw_edges[step, 0] = parent[pos]
+            raw_edges[step, 1] = best_id
+            raw_lengths[step] = float_from_bits(key_bits[pos])
+            last = n_free - 1
+            for c in range(width):
+                if narrow:
+                    current_point[c] = store[c, pos]
+                    store[c, pos] = store[c, last]
+                else:
+                    current_point[c] = store[pos, c]
+                    store[pos, c] = store[last, c]
+            ids[pos] = ids[last]
+            position[ids[last] - lo] = pos
+            key_bits[pos] = key_bits[last]
+            parent[pos] = parent[last]
+            n_free -= 1
+        else:
+            for c in range(width):
+                current_point[c] = slot_points[step & 1, winner, c]
+        current = np.int32(best_id)
 
 
 @nb.njit(inline="always")
@@ -92,158 +299,36 @@ def _sorted_by_length(raw_edges, raw_lengths, edges, lengths):
         lengths[t] = raw_lengths[order[t]]
 
 
-@nb.njit(inline="always", fastmath=_FASTMATH)
-def _prim_narrow(metric, x, start, stop, edges, lengths):
-    """:func:`_prim` for narrow branches (COREL's are 10 wide), same tie rule and results.
 
-    A per-pair loop over 10 coordinates is mostly overhead (a remainder loop and a horizontal
-    sum per pair), so the free points are stored coordinate-major and each step accumulates the
-    distances of all free points at once, one coordinate at a time: SIMD across points.
-    """
-    n = x.shape[0]
-    width = stop - start
-    columns = np.empty((width, max(n - 1, 0)), dtype=x.dtype)
-    for c in range(width):
-        for p in range(n - 1):
-            columns[c, p] = x[p + 1, start + c]
-    current_point = x[0, start:stop].copy()
-    ids = np.arange(1, n)
-    key = np.full(n - 1, np.inf, dtype=x.dtype)
-    parent = np.zeros(n - 1, dtype=np.int64)
-    dist = np.empty(n - 1, dtype=x.dtype)
-    position = np.arange(-1, n - 1)  # position[id] = where vertex id sits among the free
-    raw_edges = np.empty((max(n - 1, 0), 2), dtype=np.int64)
-    raw_lengths = np.empty(max(n - 1, 0), dtype=np.float64)
-    n_free = n - 1
-    current = 0
-    for step in range(n - 1):
-        dist[:n_free] = 0
-        for c in range(width):
-            column = columns[c]
-            v = current_point[c]
-            if metric == 0:
-                for p in range(n_free):
-                    dist[p] += abs(column[p] - v)
-            elif metric == 1:
-                for p in range(n_free):
-                    t = column[p] - v
-                    dist[p] += t * t
-            else:
-                for p in range(n_free):
-                    dist[p] = max(dist[p], abs(column[p] - v))
-        if metric == 1:
-            for p in range(n_free):
-                dist[p] = np.sqrt(dist[p])
-        # Branch-free passes that vectorise: relax, min key, smallest id with that key.
-        for p in range(n_free):
-            improves = dist[p] < key[p]
-            parent[p] = current if improves else parent[p]
-            key[p] = dist[p] if improves else key[p]
-        best_key = key[0]
-        for p in range(1, n_free):
-            best_key = min(best_key, key[p])
-        best_id = n
-        for p in range(n_free):
-            best_id = min(best_id, ids[p] if key[p] == best_key else n)
-        best_pos = position[best_id]
-        raw_edges[step, 0] = parent[best_pos]
-        raw_edges[step, 1] = best_id
-        raw_lengths[step] = best_key
-        current = best_id
-        last = n_free - 1
-        for c in range(width):
-            current_point[c] = columns[c, best_pos]
-            columns[c, best_pos] = columns[c, last]
-        ids[best_pos] = ids[last]
-        position[ids[last]] = best_pos
-        key[best_pos] = key[last]
-        parent[best_pos] = parent[last]
-        n_free -= 1
-    _sorted_by_length(raw_edges, raw_lengths, edges, lengths)
-
-
-@nb.njit(inline="always", fastmath=_FASTMATH)
-def _prim_branch(metric, x, start, stop, edges, lengths):
-    if stop - start <= _NARROW_WIDTH:
-        _prim_narrow(metric, x, start, stop, edges, lengths)
-    else:
-        _prim(metric, x, start, stop, edges, lengths, 1)
-
-
-@nb.njit(inline="always", fastmath=_FASTMATH)
-def _prim(metric, x, start, stop, edges, lengths, n_chunks):
-    """MST of the points ``x[:, start:stop]``; writes ``edges`` (B-1, 2) sorted by length.
-
-    The free points are kept compacted (swap-remove) in a contiguous copy, so every Prim step
-    streams through memory. With ``n_chunks > 1`` each step's scan is split across threads.
-    """
-    n = x.shape[0]
-    # Copies, never views: the swap-removes below must not write into the caller's array.
-    points = x[1:, start:stop].copy()
-    current_point = x[0, start:stop].copy()
-    ids = np.arange(1, n)
-    key = np.full(n - 1, np.inf, dtype=x.dtype)
-    parent = np.zeros(n - 1, dtype=np.int64)
-    raw_edges = np.empty((max(n - 1, 0), 2), dtype=np.int64)
-    raw_lengths = np.empty(max(n - 1, 0), dtype=np.float64)
-    chunk_key = np.empty(n_chunks, dtype=x.dtype)
-    chunk_pos = np.empty(n_chunks, dtype=np.int64)
-    chunk_id = np.empty(n_chunks, dtype=np.int64)
-    n_free = n - 1
-    current = 0
-    for step in range(n - 1):
-        if n_chunks == 1:
-            best_key, best_pos, best_id = _scan(
-                metric, current_point, current, points, ids, key, parent, 0, n_free, n
-            )
-        else:
-            size = (n_free + n_chunks - 1) // n_chunks
-            for t in nb.prange(n_chunks):
-                chunk_key[t], chunk_pos[t], chunk_id[t] = _scan(
-                    metric, current_point, current, points, ids, key, parent,
-                    t * size, min((t + 1) * size, n_free), n,
-                )
-            best_key = np.inf
-            best_pos = -1
-            best_id = n
-            for t in range(n_chunks):
-                if chunk_pos[t] >= 0 and (
-                    chunk_key[t] < best_key
-                    or (chunk_key[t] == best_key and chunk_id[t] < best_id)
-                    or best_pos < 0
-                ):
-                    best_key, best_pos, best_id = chunk_key[t], chunk_pos[t], chunk_id[t]
-        raw_edges[step, 0] = parent[best_pos]
-        raw_edges[step, 1] = best_id
-        raw_lengths[step] = best_key
-        current = best_id
-        current_point[:] = points[best_pos]
-        last = n_free - 1
-        points[best_pos] = points[last]
-        ids[best_pos] = ids[last]
-        key[best_pos] = key[last]
-        parent[best_pos] = parent[last]
-        n_free -= 1
-    _sorted_by_length(raw_edges, raw_lengths, edges, lengths)
-
-
-@nb.njit(cache=True, fastmath=_FASTMATH)
-def _branch_mst_serial(metric, x, n_branches, edges, lengths):
-    width = x.shape[1] // n_branches
-    for k in range(n_branches):
-        _prim_branch(metric, x, k * width, (k + 1) * width, edges[k], lengths[k])
-
-
-@nb.njit(cache=True, parallel=True, fastmath=_FASTMATH)
-def _branch_mst_parallel(metric, x, n_branches, edges, lengths):
+@nb.njit(cache=True, nogil=True, parallel=True, fastmath=_FASTMATH)
+def _branch_msts(metric, x, n_branches, slots, slot_points, flags, raw_edges, raw_lengths,
+                 edges, lengths):
+    # Branches are independent: a numba parallel loop (a few microseconds to start). One
+    # thread runs this same compiled loop too, so the rounding, and with it the tree, cannot
+    # depend on the number of threads.
     width = x.shape[1] // n_branches
     for k in nb.prange(n_branches):
-        _prim_branch(metric, x, k * width, (k + 1) * width, edges[k], lengths[k])
+        _prim(metric, x, k * width, (k + 1) * width, 0, 1, slots, slot_points, flags,
+              raw_edges[k], raw_lengths[k])
+        _sorted_by_length(raw_edges[k], raw_lengths[k], edges[k], lengths[k])
 
 
-@nb.njit(cache=True, parallel=True, fastmath=_FASTMATH)
-def _single_mst_split_steps(metric, x, edges, lengths, n_chunks):
-    _prim(metric, x, 0, x.shape[1], edges[0], lengths[0], n_chunks)
+@nb.njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def _split_mst_worker(metric, x, worker, n_workers, slots, slot_points, flags, raw_edges,
+                      raw_lengths):
+    """One thread's share of a single cloud; the threads meet at a spin barrier every step.
+
+    A single thread runs it with ``n_workers=1`` (same compiled code, same rounding). Helpers
+    run on threads of our own pool, never a numba parallel loop: a barrier needs all workers
+    running at once, which a parallel loop does not promise (it may run iterations in turn).
+    """
+    _prim(metric, x, 0, x.shape[1], worker, n_workers, slots, slot_points, flags,
+          raw_edges[0], raw_lengths[0])
+
+
+@nb.njit(cache=True, nogil=True)
+def _sort_edges(raw_edges, raw_lengths, edges, lengths):
+    _sorted_by_length(raw_edges, raw_lengths, edges, lengths)
 
 
 @nb.njit(cache=True)
@@ -278,25 +363,206 @@ def _matrix_mst(dist, edges, lengths):
     _sorted_by_length(raw_edges, raw_lengths, edges, lengths)
 
 
-def branch_mst_cpu(x, n_branches, metric):
+@nb.njit(cache=True, nogil=True)
+def _edge_length_gradient(metric, points, edges, grad, out):
+    """Write into ``out`` the gradient of ``sum(grad * edge lengths)`` w.r.t. ``points``.
+
+    The same (sub)gradients torch's autograd gives for the lengths computed with torch ops
+    (see ``edge_lengths``): l1 uses sign(0) = 0; l2 is 0 on zero-length edges; l-infinity
+    splits the gradient evenly among tied maximal coordinates. Per branch, a first pass
+    computes each edge's gradient vector (no stores that may alias, so it vectorises), a
+    second adds it to one endpoint and subtracts it from the other.
+    """
+    n_branches, m = grad.shape
+    width = points.shape[1] // n_branches
+    zero = points.dtype.type(0)
+    per_edge = np.empty((m, width), dtype=points.dtype)
+    out[:] = 0
+    for k in range(n_branches):
+        first = k * width
+        for e in range(m):
+            g = grad[k, e]
+            pi = points[edges[k, e, 0], first:first + width]
+            pj = points[edges[k, e, 1], first:first + width]
+            row = per_edge[e]
+            if metric == 0:
+                i, j = edges[k, e, 0], edges[k, e, 1]
+                for c in range(width):
+                    d = points[i, first + c] - points[j, first + c]
+                    per_edge[e, c] = g * ((d > zero) - (d < zero))  # branch-free sign
+            elif metric == 1:
+                norm = zero
+                for c in range(width):
+                    norm += (pi[c] - pj[c]) * (pi[c] - pj[c])
+                scale = g / np.sqrt(norm) if norm > 0 else zero
+                for c in range(width):
+                    row[c] = scale * (pi[c] - pj[c])
+            else:
+                largest = zero
+                for c in range(width):
+                    largest = max(largest, abs(pi[c] - pj[c]))
+                ties = 0
+                for c in range(width):
+                    ties += abs(pi[c] - pj[c]) == largest
+                for c in range(width):
+                    d = pi[c] - pj[c]
+                    row[c] = g * ((d > zero) - (d < zero)) / ties if abs(d) == largest else zero
+        for e in range(m):
+            i, j = edges[k, e, 0], edges[k, e, 1]
+            for c in range(width):
+                out[i, first + c] += per_edge[e, c]
+            for c in range(width):
+                out[j, first + c] -= per_edge[e, c]
+
+
+_executor = None
+# One multi-threaded run at a time: two split runs sharing the helpers could each hold some
+# and wait forever for the rest.
+_executor_lock = threading.Lock()
+
+
+def _forget_executor():
+    # A forked child inherits the pool object but not its threads.
+    global _executor, _executor_lock
+    _executor = None
+    _executor_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_executor)
+
+
+def _helpers():
+    global _executor
+    if _executor is None:
+        _executor = ThreadPoolExecutor(
+            max_workers=max(nb.config.NUMBA_NUM_THREADS - 1, 1), thread_name_prefix="corel-prim"
+        )
+    return _executor
+
+
+def _threaded_plan(n, width, n_branches):
+    """How many threads a threaded run would use for this batch, or None if none is worth it."""
+    n_threads = nb.get_num_threads()
+    if n_threads == 1:
+        return None
+    if n_branches == 1:
+        return n_threads if n >= _SPLIT_MIN_POINTS else None
+    if n * n * width * n_branches // 2 < _THREADED_MIN_WORK:
+        return None
+    return min(n_threads, n_branches)
+
+
+class _ThreadPlanner:
+    """Chooses one thread or several for each batch shape by timing both (as FFTW plans).
+
+    Whether threads pay depends on the machine, not only on the shape: right after a parallel
+    torch op, torch's OpenMP threads keep spinning on the other cores for milliseconds, and a
+    kernel that synchronises every Prim step with a thread sharing a core with them runs
+    slower than one thread alone. So each shape is timed both ways (a few runs each), the
+    faster is used, and the other is re-timed every ``recheck_every`` calls in case conditions
+    changed. The results do not depend on the choice (tested), only the speed does.
+    """
+
+    samples = 3
+    recheck_every = 64
+    max_shapes = 1024
+
+    def __init__(self):
+        self._timings = {}
+        self._calls = {}
+
+    def choose(self, shape, threaded):
+        if threaded is None:
+            return 1
+        timings = self._timings.get(shape)
+        if timings is None:
+            if len(self._timings) >= self.max_shapes:
+                self._timings.clear()
+                self._calls.clear()
+            timings = self._timings[shape] = {1: [], threaded: []}
+        calls = self._calls[shape] = self._calls.get(shape, 0) + 1
+        for choice, seconds in timings.items():
+            if len(seconds) < self.samples:
+                return choice
+        fastest = min(timings, key=lambda choice: sorted(timings[choice])[self.samples // 2])
+        if calls % self.recheck_every == 0:
+            return threaded if fastest == 1 else 1
+        return fastest
+
+    def record(self, shape, choice, seconds):
+        timings = self._timings.get(shape)
+        if timings is not None and choice in timings:
+            timings[choice].append(seconds)
+            del timings[choice][: -self.samples]
+
+
+_planner = _ThreadPlanner()
+
+
+def branch_mst_cpu(x, n_branches, metric, n_threads=None):
     """MST edges of each branch of ``x`` (B, n_branches * width), as numpy arrays.
 
     Returns ``edges`` (n_branches, B-1, 2) int64 and ``lengths`` (n_branches, B-1) float64,
-    each branch sorted by increasing length (stable, so ties keep Prim's order).
+    each branch sorted by increasing length (stable, so ties keep Prim's order). The result
+    does not depend on the number of threads: ``n_threads`` fixes it (tests use that), by
+    default :class:`_ThreadPlanner` picks it.
     """
     x = np.ascontiguousarray(x)
-    n = x.shape[0]
-    edges = np.empty((n_branches, max(n - 1, 0), 2), dtype=np.int64)
-    lengths = np.empty((n_branches, max(n - 1, 0)), dtype=np.float64)
+    n, dim = x.shape
+    width = dim // n_branches
+    if n_threads is not None:
+        return _branch_mst_cpu(x, n_branches, metric, int(n_threads))
+    shape = (n, width, n_branches, x.dtype.str, metric, nb.get_num_threads())
+    choice = _planner.choose(shape, _threaded_plan(n, width, n_branches))
+    start = time.perf_counter()
+    result = _branch_mst_cpu(x, n_branches, metric, choice)
+    _planner.record(shape, choice, time.perf_counter() - start)
+    return result
+
+
+def _branch_mst_cpu(x, n_branches, metric, n_threads):
+    n, dim = x.shape
+    width = dim // n_branches
+    m = max(n - 1, 0)
+    n_workers = max(1, min(n_threads, nb.config.NUMBA_NUM_THREADS, n_branches if n_branches > 1
+                           else n_threads))
     metric = METRIC_CODES[metric]
-    work = n * n * x.shape[1] // 2
-    n_threads = nb.get_num_threads()
-    if n_branches == 1 and n >= _SPLIT_STEP_MIN_POINTS and n_threads > 1:
-        _single_mst_split_steps(metric, x, edges, lengths, n_threads)
-    elif n_branches > 1 and work >= _PARALLEL_MIN_WORK and n_threads > 1:
-        _branch_mst_parallel(metric, x, n_branches, edges, lengths)
+    edges = np.empty((n_branches, m, 2), dtype=np.int64)
+    lengths = np.empty((n_branches, m), dtype=np.float64)
+    raw_edges = np.empty_like(edges)
+    raw_lengths = np.empty_like(lengths)
+    single = n_branches == 1
+    slots = np.zeros((2, n_workers if single else 1, 3), dtype=np.int64)
+    slot_points = np.zeros((2, n_workers if single else 1, width if single else 0), x.dtype)
+    flags = np.zeros((n_workers + 1) * _FLAG_STRIDE, dtype=np.int64)  # + the abort flag
+    if not single:
+        previous = nb.get_num_threads()
+        nb.set_num_threads(n_workers)
+        try:
+            _branch_msts(metric, x, n_branches, slots, slot_points, flags, raw_edges,
+                         raw_lengths, edges, lengths)
+        finally:
+            nb.set_num_threads(previous)
+        return edges, lengths
+    arguments = (n_workers, slots, slot_points, flags, raw_edges, raw_lengths)
+    if n_workers == 1:
+        _split_mst_worker(metric, x, 0, *arguments)
     else:
-        _branch_mst_serial(metric, x, n_branches, edges, lengths)
+        with _executor_lock:
+            helpers = [
+                _helpers().submit(_split_mst_worker, metric, x, worker, *arguments)
+                for worker in range(1, n_workers)
+            ]
+            try:
+                _split_mst_worker(metric, x, 0, *arguments)
+            except BaseException:
+                flags[n_workers * _FLAG_STRIDE] = 1  # release helpers waiting at a barrier
+                raise
+            finally:
+                for helper in helpers:
+                    helper.result()
+    _sort_edges(raw_edges[0], raw_lengths[0], edges[0], lengths[0])
     return edges, lengths
 
 
@@ -308,3 +574,12 @@ def matrix_mst_cpu(dist):
     lengths = np.empty(max(n - 1, 0), dtype=np.float64)
     _matrix_mst(dist, edges, lengths)
     return edges, lengths
+
+
+def edge_length_gradient_cpu(points, edges, grad, metric):
+    """Gradient (n, dim) of ``sum(grad * lengths of edges)`` w.r.t. ``points`` (numpy arrays)."""
+    points = np.ascontiguousarray(points)
+    out = np.empty_like(points)
+    _edge_length_gradient(METRIC_CODES[metric], points, np.ascontiguousarray(edges),
+                          np.ascontiguousarray(grad, dtype=points.dtype), out)
+    return out

@@ -1,0 +1,145 @@
+"""The CPU Prim kernel's threaded paths: same tree for any number of threads, ripser deaths.
+
+The split of one cloud over threads (a spin barrier per Prim step), the parallel loop over
+branches and the timing-based thread planner must never change a result, only the speed.
+"""
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+from ripser import ripser
+from scipy.spatial.distance import cdist
+
+from corel_sklearn.pershom import branch_death_times, edge_lengths
+from corel_sklearn.pershom._prim_cpu import (
+    _SPLIT_MIN_POINTS,
+    _ThreadPlanner,
+    branch_mst_cpu,
+    edge_length_gradient_cpu,
+)
+
+RIPSER_METRICS = {"l1": "cityblock", "l2": "euclidean", "linf": "chebyshev"}
+
+
+def cloud(rng, n, d, kind, dtype):
+    if kind == "grid":  # integer coordinates: exact distances, many ties
+        return rng.integers(0, 3, size=(n, d)).astype(dtype)
+    return rng.standard_normal((n, d)).astype(dtype)
+
+
+@pytest.mark.parametrize("metric", ["l1", "l2", "linf"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("n", "d", "kind"), [
+    (3, 5, "gaussian"),      # fewer points than threads: some own none
+    (257, 160, "gaussian"),  # wide, row-major layout
+    (300, 10, "gaussian"),   # narrow, coordinate-major layout
+    (200, 31, "gaussian"),   # widths that leave 4-, 2- and 1-coordinate passes
+    (400, 2, "grid"),        # exact ties everywhere
+    (130, 40, "grid"),
+])
+def test_split_cloud_gives_the_same_tree_for_any_number_of_threads(metric, dtype, n, d, kind):
+    x = cloud(np.random.default_rng(n + d), n, d, kind, dtype)
+    edges, lengths = branch_mst_cpu(x, 1, metric, n_threads=1)
+    for n_threads in (2, 3, 4):
+        split_edges, split_lengths = branch_mst_cpu(x, 1, metric, n_threads=n_threads)
+        np.testing.assert_array_equal(split_edges, edges)
+        np.testing.assert_array_equal(split_lengths, lengths)
+    reference = ripser(cdist(x.astype(np.float64), x.astype(np.float64), RIPSER_METRICS[metric]),
+                       maxdim=0, distance_matrix=True)["dgms"][0][:, 1]
+    # ripser.py drops zero-length bars (duplicate points) and reports float32 deaths
+    reference = np.sort(reference[np.isfinite(reference) & (reference > 0)])
+    np.testing.assert_allclose(lengths[0][lengths[0] > 0], reference, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("metric", ["l1", "l2", "linf"])
+@pytest.mark.parametrize(("n_branches", "width"), [(16, 10), (3, 40), (5, 1)])
+def test_branches_give_the_same_trees_for_any_number_of_threads(metric, n_branches, width):
+    x = cloud(np.random.default_rng(width), 120, n_branches * width, "gaussian", np.float32)
+    edges, lengths = branch_mst_cpu(x, n_branches, metric, n_threads=1)
+    for n_threads in (2, 4):
+        threaded_edges, threaded_lengths = branch_mst_cpu(x, n_branches, metric, n_threads)
+        np.testing.assert_array_equal(threaded_edges, edges)
+        np.testing.assert_array_equal(threaded_lengths, lengths)
+    for k in range(n_branches):  # each branch is the tree of its own slice
+        single_edges, _ = branch_mst_cpu(x[:, k * width:(k + 1) * width], 1, metric, 1)
+        np.testing.assert_array_equal(single_edges[0], edges[k])
+
+
+def test_split_cloud_from_several_python_threads_at_once():
+    """Concurrent callers share the helper pool; none deadlocks and all get the right tree."""
+    rng = np.random.default_rng(0)
+    clouds = [rng.standard_normal((_SPLIT_MIN_POINTS + 40, 24)).astype(np.float32)
+              for _ in range(4)]
+    expected = [branch_mst_cpu(c, 1, "l1", n_threads=1)[0] for c in clouds]
+    results = [None] * len(clouds)
+
+    def run(i):
+        results[i] = branch_mst_cpu(clouds[i], 1, "l1", n_threads=2)[0]
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(clouds))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
+    for got, want in zip(results, expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_planner_times_both_choices_then_keeps_the_faster():
+    planner = _ThreadPlanner()
+    shape = ("a shape",)
+    seen = []
+    for _ in range(2 * planner.samples):  # exploration: every choice timed `samples` times
+        choice = planner.choose(shape, 2)
+        seen.append(choice)
+        planner.record(shape, choice, 1.0 if choice == 1 else 0.5)
+    assert sorted(seen) == [1] * planner.samples + [2] * planner.samples
+    picks = [planner.choose(shape, 2) for _ in range(planner.recheck_every)]
+    assert picks.count(2) == planner.recheck_every - 1  # the faster, but for one re-timing
+    assert picks.count(1) == 1
+    for _ in range(planner.samples):  # conditions change: two threads become slow
+        planner.record(shape, 2, 3.0)
+    assert planner.choose(shape, 2) == 1
+    assert planner.choose(("small",), None) == 1  # nothing to choose from
+
+
+def test_planned_runs_match_fixed_thread_counts():
+    x = np.random.default_rng(1).standard_normal((_SPLIT_MIN_POINTS + 8, 20)).astype(np.float32)
+    expected = branch_mst_cpu(x, 1, "l2", n_threads=1)
+    for _ in range(2 * _ThreadPlanner.samples + 1):  # through exploration and choice
+        got = branch_mst_cpu(x, 1, "l2")
+        np.testing.assert_array_equal(got[0], expected[0])
+
+
+@pytest.mark.parametrize("metric", ["l1", "l2", "linf"])
+@pytest.mark.parametrize("kind", ["gaussian", "grid"])
+def test_compiled_backward_equals_autograd_through_torch_ops(metric, kind):
+    """The kernel's backward against torch autograd on the same edges (incl. ties, zeros)."""
+    rng = np.random.default_rng(2)
+    points = cloud(rng, 40, 12, kind, np.float64)
+    points[5] = points[6]  # a zero-length edge
+    edges, _ = branch_mst_cpu(points, 3, metric, n_threads=1)
+    weights = rng.standard_normal(edges.shape[:2])
+    z = torch.tensor(points, requires_grad=True)
+    (edge_lengths(z, torch.from_numpy(edges), 3, metric) * torch.tensor(weights)).sum().backward()
+    grad = edge_length_gradient_cpu(points, edges, weights, metric)
+    np.testing.assert_allclose(grad, z.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("metric", ["l1", "l2", "linf"])
+def test_double_backward_matches_torch_ops(metric):
+    rng = np.random.default_rng(3)
+    z = torch.tensor(rng.standard_normal((15, 6)), requires_grad=True)
+    deaths, edges = branch_death_times(z, 2, metric)
+    (grad,) = torch.autograd.grad(deaths.pow(2).sum(), z, create_graph=True)
+    (second,) = torch.autograd.grad(grad.pow(2).sum(), z)
+    w = z.detach().clone().requires_grad_()
+    reference = edge_lengths(w, edges, 2, metric)
+    (grad_ref,) = torch.autograd.grad(reference.pow(2).sum(), w, create_graph=True)
+    (second_ref,) = torch.autograd.grad(grad_ref.pow(2).sum(), w)
+    torch.testing.assert_close(grad, grad_ref)
+    torch.testing.assert_close(second, second_ref)
+    assert torch.autograd.gradgradcheck(lambda p: branch_death_times(p, 2, metric)[0], (z,))
