@@ -54,8 +54,10 @@ _FASTMATH = {"reassoc", "nsz", "arcp"}
 
 # Branches at most this wide are stored coordinate-major (SIMD across points).
 _NARROW_WIDTH = 32
-# Below this, a parallel loop over the branches is not worth timing.
-_THREADED_MIN_WORK = 200_000  # coordinate operations, B^2 / 2 * d
+# Below this, a parallel loop over the branches is not tried: its OpenMP threads keep spinning
+# for milliseconds afterwards and slow the torch ops that follow, which the planner's timing of
+# the kernel alone cannot see (at B = 100 that costs more than the loop saves).
+_THREADED_MIN_WORK = 20_000_000  # coordinate operations, B^2 / 2 * d
 # Splitting one cloud costs a barrier per Prim step (~0.3 us), paid back from about this size.
 _SPLIT_MIN_POINTS = 512
 # Coordinate-major points are processed in whole multiples of this many: at least what one
