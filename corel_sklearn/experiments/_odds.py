@@ -16,6 +16,7 @@ from sklearn.svm import OneClassSVM
 
 from corel_sklearn.datasets import ODDS_DATASETS, load_odds
 from corel_sklearn.experiments._cache import _log
+from corel_sklearn.experiments._report import save_report_files
 from corel_sklearn.experiments._threads import limited_threads
 
 PUBLISHED_COLUMNS = ("IForest", "OCSVM", "LOF", "KNN", "PCA")
@@ -367,16 +368,8 @@ class OddsResult:
         return path
 
     def save(self, folder, plot=True):
-        os.makedirs(folder, exist_ok=True)
-        paths = {"csv": self.to_csv(os.path.join(folder, "odds_aurocs.csv")),
-                 "summary_csv": self.summary_to_csv(os.path.join(folder, "odds_summary.csv")),
-                 "json": self.to_json(os.path.join(folder, "odds_results.json"))}
-        if plot:
-            try:
-                paths["png"] = self.plot(os.path.join(folder, "odds_aurocs.png"))
-            except ImportError:
-                paths["png"] = None
-        return paths
+        """Write ``odds_aurocs.csv``, ``odds_summary.csv``, ``odds_results.json``, ``.png``."""
+        return save_report_files(self, folder, prefix="odds_", plot=plot)
 
 
 def _fmt(value):

@@ -155,18 +155,27 @@ class OneClassResult:
         Returns the dict of written paths. The plot is skipped (with a note in the returned
         dict) when matplotlib is not installed.
         """
-        os.makedirs(folder, exist_ok=True)
-        paths = {
-            "csv": self.to_csv(os.path.join(folder, "aurocs.csv")),
-            "summary_csv": self.summary_to_csv(os.path.join(folder, "summary.csv")),
-            "json": self.to_json(os.path.join(folder, "results.json")),
-        }
-        if plot:
-            try:
-                paths["png"] = self.plot(os.path.join(folder, "aurocs.png"))
-            except ImportError:
-                paths["png"] = None
-        return paths
+        return save_report_files(self, folder, plot=plot)
+
+
+def save_report_files(report, folder, prefix="", plot=True):
+    """Write a report's ``aurocs.csv``, ``summary.csv``, ``results.json``, ``aurocs.png``.
+
+    Each name gets ``prefix``; the plot is None when matplotlib is not installed. Returns the
+    dict of written paths.
+    """
+    os.makedirs(folder, exist_ok=True)
+    paths = {
+        "csv": report.to_csv(os.path.join(folder, f"{prefix}aurocs.csv")),
+        "summary_csv": report.summary_to_csv(os.path.join(folder, f"{prefix}summary.csv")),
+        "json": report.to_json(os.path.join(folder, f"{prefix}results.json")),
+    }
+    if plot:
+        try:
+            paths["png"] = report.plot(os.path.join(folder, f"{prefix}aurocs.png"))
+        except ImportError:
+            paths["png"] = None
+    return paths
 
 
 def _jsonable(record):

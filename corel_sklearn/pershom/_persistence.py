@@ -84,6 +84,14 @@ def _check_filtration_args(max_dimension, max_ball_diameter):
 _warned_cuda_fallback = False
 
 
+def _kernel_array(points):
+    """``points`` as a numpy array the CPU kernels take (float32 or float64); no copy if it can."""
+    array = points.detach().to("cpu", copy=False)
+    if array.dtype not in (torch.float32, torch.float64):
+        array = array.float()
+    return array.numpy()
+
+
 def _cpu_msts(points, n_branches, metric):
     """MST edges and lengths of each branch as numpy arrays, checked for NaN/inf and overflow.
 
@@ -91,10 +99,7 @@ def _cpu_msts(points, n_branches, metric):
     not checked: a check would stall the asynchronous GPU pipeline once per batch, and a
     non-finite code makes the loss NaN, which the training loop reports.
     """
-    array = points.detach().to("cpu", copy=False)
-    if array.dtype not in (torch.float32, torch.float64):
-        array = array.float()
-    array = array.numpy()
+    array = _kernel_array(points)
     if not np.isfinite(array).all():
         raise ValueError(_NON_FINITE_MESSAGE.format("points"))
     edges, lengths = branch_mst_cpu(array, n_branches, metric)
@@ -146,11 +151,8 @@ class _CpuBranchDeathTimes(torch.autograd.Function):
                 lengths = edge_lengths(points, edges, ctx.n_branches, ctx.metric)
             (grad,) = torch.autograd.grad(lengths, points, grad_deaths, create_graph=True)
             return grad, None, None
-        array = points.detach().numpy()
-        if array.dtype not in (np.float32, np.float64):
-            array = array.astype(np.float32)
         grad = edge_length_gradient_cpu(
-            array, edges.numpy(), grad_deaths.detach().numpy(), ctx.metric
+            _kernel_array(points), edges.numpy(), grad_deaths.detach().numpy(), ctx.metric
         )
         return torch.from_numpy(grad).to(points.dtype), None, None
 
@@ -352,10 +354,7 @@ def vr_persistence(distance_matrix, max_dimension=0, max_ball_diameter=0.0):
         )
     if bool((detached < 0).any()):
         raise ValueError("distance_matrix has negative entries; distances must be >= 0.")
-    array = detached.to("cpu")
-    if array.dtype not in (torch.float32, torch.float64):
-        array = array.float()
-    edges, _ = matrix_mst_cpu(array.numpy())
+    edges, _ = matrix_mst_cpu(_kernel_array(distance_matrix))
     edges = torch.from_numpy(edges).to(distance_matrix.device)
     rows = torch.minimum(edges[:, 0], edges[:, 1])
     cols = torch.maximum(edges[:, 0], edges[:, 1])

@@ -146,7 +146,7 @@ def _row_distances(metric, rows, current_point, dist, n_free):
     """Distances (squared for l2) from ``current_point`` to the free points, row-major.
 
     Four rows per pass share each load of the current point (register blocking). ``rows`` and
-    ``dist`` are padded to a multiple of 4 so that every point goes through this same loop:
+    ``dist`` are padded (see _whole_lanes) so that every point goes through this same loop:
     its distance is then rounded the same way wherever swap-removes have moved it (a remainder
     loop would vectorise the sum differently), which keeps the tree independent of the number
     of threads.
@@ -202,7 +202,7 @@ def _prim(metric, x, start, stop, worker, n_workers, slots, slot_points, flags,
     """Prim on ``x[:, start:stop]``, or this worker's share of it when ``n_workers > 1``.
 
     Worker ``w`` owns the vertices ``lo..hi-1`` (vertex 0 starts the tree). Every step, each
-    worker relaxes its own free points and publishes its best candidate (key bits, id, parent,
+    worker relaxes its own free points and publishes its best candidate (key bits, id,
     coordinates) in ``slots[step % 2, w]`` / ``slot_points``; after the barrier all workers pick
     the same winner, the owner removes it and everyone takes its coordinates as the new current
     point. Double-buffered slots make one barrier per step enough. The winner's owner writes
@@ -214,25 +214,23 @@ def _prim(metric, x, start, stop, worker, n_workers, slots, slot_points, flags,
     lo = 1 + ((n - 1) * worker) // n_workers
     hi = 1 + ((n - 1) * (worker + 1)) // n_workers
     n_free = hi - lo
-    size = max(n_free, 1)
-    # Room for whole blocks, see _row_distances and _accumulate_columns.
-    padded = (n_free + _LANES - 1) // _LANES * _LANES
+    capacity = max(_whole_lanes(n_free), 1)  # room for whole blocks, see _whole_lanes
     # Copies, never views: the swap-removes below must not write into the caller's array.
     if narrow:
-        store = np.zeros((width, max(padded, 1)), dtype=x.dtype)
+        store = np.zeros((width, capacity), dtype=x.dtype)
         for c in range(width):
             for p in range(n_free):
                 store[c, p] = x[lo + p, start + c]
     else:
-        store = np.zeros((max(padded, 1), width), dtype=x.dtype)
+        store = np.zeros((capacity, width), dtype=x.dtype)
         store[:n_free] = x[lo:hi, start:stop]
     current_point = x[0, start:stop].copy()
-    ids = np.arange(lo, lo + size).astype(np.int32)
-    position = np.arange(size).astype(np.int32)  # position[id - lo] among this worker's free
+    ids = np.arange(lo, lo + capacity).astype(np.int32)
+    position = np.arange(capacity).astype(np.int32)  # position[id - lo] among the free
     none_bits = magnitude_bits(x.dtype.type(np.inf))  # +inf: above every key
-    key_bits = np.full(max(padded, 1), none_bits)
-    parent = np.zeros(max(padded, 1), dtype=np.int32)
-    dist = np.empty(max(padded, 1), dtype=x.dtype)
+    key_bits = np.full(capacity, none_bits)
+    parent = np.zeros(capacity, dtype=np.int32)
+    dist = np.empty(capacity, dtype=x.dtype)
     no_vertex = np.int32(n)
     abort_index = n_workers * _FLAG_STRIDE
     current = np.int32(0)
@@ -253,7 +251,6 @@ def _prim(metric, x, start, stop, worker, n_workers, slots, slot_points, flags,
             slots[slot, worker, 1] = best_id
             if best_id < n:
                 pos = position[best_id - lo]
-                slots[slot, worker, 2] = parent[pos]
                 for c in range(width):
                     slot_points[slot, worker, c] = store[c, pos] if narrow else store[pos, c]
             atomic_store_release(flags, worker * _FLAG_STRIDE, step + 1)
@@ -299,7 +296,6 @@ def _sorted_by_length(raw_edges, raw_lengths, edges, lengths):
         edges[t, 0] = raw_edges[order[t], 0]
         edges[t, 1] = raw_edges[order[t], 1]
         lengths[t] = raw_lengths[order[t]]
-
 
 
 @nb.njit(cache=True, nogil=True, parallel=True, fastmath=_FASTMATH)
@@ -367,7 +363,7 @@ def _matrix_mst(dist, edges, lengths):
 
 @nb.njit(cache=True, nogil=True)
 def _edge_length_gradient(metric, points, edges, grad, out):
-    """Write into ``out`` the gradient of ``sum(grad * edge lengths)`` w.r.t. ``points``.
+    """Add to ``out`` the gradient of ``sum(grad * edge lengths)`` w.r.t. ``points``.
 
     The same (sub)gradients torch's autograd gives for the lengths computed with torch ops
     (see ``edge_lengths``): l1 uses sign(0) = 0; l2 is 0 on zero-length edges; l-infinity
@@ -379,7 +375,6 @@ def _edge_length_gradient(metric, points, edges, grad, out):
     width = points.shape[1] // n_branches
     zero = points.dtype.type(0)
     per_edge = np.empty((m, width), dtype=points.dtype)
-    out[:] = 0
     for k in range(n_branches):
         first = k * width
         for e in range(m):
@@ -535,7 +530,7 @@ def _branch_mst_cpu(x, n_branches, metric, n_threads):
     raw_edges = np.empty_like(edges)
     raw_lengths = np.empty_like(lengths)
     single = n_branches == 1
-    slots = np.zeros((2, n_workers if single else 1, 3), dtype=np.int64)
+    slots = np.zeros((2, n_workers if single else 1, 2), dtype=np.int64)  # key bits, id
     slot_points = np.zeros((2, n_workers if single else 1, width if single else 0), x.dtype)
     flags = np.zeros((n_workers + 1) * _FLAG_STRIDE, dtype=np.int64)  # + the abort flag
     if not single:
@@ -581,7 +576,7 @@ def matrix_mst_cpu(dist):
 def edge_length_gradient_cpu(points, edges, grad, metric):
     """Gradient (n, dim) of ``sum(grad * lengths of edges)`` w.r.t. ``points`` (numpy arrays)."""
     points = np.ascontiguousarray(points)
-    out = np.empty_like(points)
+    out = np.zeros_like(points)
     _edge_length_gradient(METRIC_CODES[metric], points, np.ascontiguousarray(edges),
                           np.ascontiguousarray(grad, dtype=points.dtype), out)
     return out
