@@ -32,12 +32,13 @@ def cloud(rng, n, d, kind, dtype):
 @pytest.mark.parametrize("metric", ["l1", "l2", "linf"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(("n", "d", "kind"), [
-    (3, 5, "gaussian"),      # fewer points than threads: some own none
-    (257, 160, "gaussian"),  # wide, row-major layout
-    (300, 10, "gaussian"),   # narrow, coordinate-major layout
-    (200, 31, "gaussian"),   # widths that leave 4-, 2- and 1-coordinate passes
-    (400, 2, "grid"),        # exact ties everywhere
+    (3, 40, "gaussian"),     # fewer points than threads: some own none
+    (257, 160, "gaussian"),  # COREL's latent width in one branch
+    (300, 33, "gaussian"),   # the narrowest width that is split
+    (200, 47, "gaussian"),
+    (400, 36, "grid"),       # exact ties everywhere
     (130, 40, "grid"),
+    (300, 10, "gaussian"),   # narrow clouds are not split: still one tree for any n_threads
 ])
 def test_split_cloud_gives_the_same_tree_for_any_number_of_threads(metric, dtype, n, d, kind):
     x = cloud(np.random.default_rng(n + d), n, d, kind, dtype)
@@ -70,7 +71,7 @@ def test_branches_give_the_same_trees_for_any_number_of_threads(metric, n_branch
 def test_split_cloud_from_several_python_threads_at_once():
     """Concurrent callers share the helper pool; none deadlocks and all get the right tree."""
     rng = np.random.default_rng(0)
-    clouds = [rng.standard_normal((_SPLIT_MIN_POINTS + 40, 24)).astype(np.float32)
+    clouds = [rng.standard_normal((_SPLIT_MIN_POINTS + 40, 48)).astype(np.float32)
               for _ in range(4)]
     expected = [branch_mst_cpu(c, 1, "l1", n_threads=1)[0] for c in clouds]
     results = [None] * len(clouds)
@@ -107,7 +108,7 @@ def test_planner_times_both_choices_then_keeps_the_faster():
 
 
 def test_planned_runs_match_fixed_thread_counts():
-    x = np.random.default_rng(1).standard_normal((_SPLIT_MIN_POINTS + 8, 20)).astype(np.float32)
+    x = np.random.default_rng(1).standard_normal((_SPLIT_MIN_POINTS + 8, 40)).astype(np.float32)
     expected = branch_mst_cpu(x, 1, "l2", n_threads=1)
     for _ in range(2 * _ThreadPlanner.samples + 1):  # through exploration and choice
         got = branch_mst_cpu(x, 1, "l2")

@@ -17,7 +17,8 @@ whatever its position (arrays padded, no remainder loops, no fused multiply-adds
 distances are bit-equal and the tree does not depend on how points were moved or split.
 
 Threads. Several branches: a numba parallel loop over them (one thread runs the same compiled
-loop). One cloud: split, each thread owning a share of the points; after every step the
+loop, and so does a single cloud on one thread). One wide cloud (> 32 coordinates): split,
+each thread owning a share of the points; after every step the
 threads swap their best candidates through a spin barrier (two cache-line transfers, well under
 a microsecond, where a parallel region per step costs several). The split runs on the caller
 plus ``numba.get_num_threads() - 1`` helpers from a private pool, all in nogil compiled code.
@@ -85,14 +86,6 @@ def _combine(metric, acc, term):
 
 
 @nb.njit(inline="always", fastmath=_FASTMATH)
-def _chunk_distance(metric, columns, c, chunk, current_point, p):
-    s = _term(metric, columns[c, p], current_point[c])
-    for j in range(1, chunk):
-        s = _combine(metric, s, _term(metric, columns[c + j, p], current_point[c + j]))
-    return s
-
-
-@nb.njit(inline="always", fastmath=_FASTMATH)
 def _whole_lanes(n_free):
     # Trip count rounded up to whole multiples of _LANES points (the arrays are padded): the
     # vectorised loop body then handles every point and its scalar remainder loop, which may
@@ -101,11 +94,48 @@ def _whole_lanes(n_free):
 
 
 @nb.njit(inline="always", fastmath=_FASTMATH)
-def _accumulate_columns(metric, columns, c, chunk, current_point, dist, n_free, first):
-    # ``chunk`` is a constant at every call site: LLVM unrolls it and vectorises over points.
+def _store_distance(metric, dist, p, s, first):
+    dist[p] = s if first else _combine(metric, dist[p], s)
+
+
+# The current point's coordinates are read into scalars before each loop: LLVM does not know
+# that ``dist`` (stored to) and ``current_point`` never overlap, and array reads inside the
+# loop would then keep it from vectorising in some compilation contexts (5x slower).
+@nb.njit(inline="always", fastmath=_FASTMATH)
+def _accumulate8(metric, columns, c, current_point, dist, n_free, first):
+    c0, c1, c2, c3 = columns[c], columns[c + 1], columns[c + 2], columns[c + 3]
+    c4, c5, c6, c7 = columns[c + 4], columns[c + 5], columns[c + 6], columns[c + 7]
+    v0, v1, v2, v3 = current_point[c], current_point[c + 1], current_point[c + 2], \
+        current_point[c + 3]
+    v4, v5, v6, v7 = current_point[c + 4], current_point[c + 5], current_point[c + 6], \
+        current_point[c + 7]
     for p in range(_whole_lanes(n_free)):
-        s = _chunk_distance(metric, columns, c, chunk, current_point, p)
-        dist[p] = s if first else _combine(metric, dist[p], s)
+        s = _term(metric, c0[p], v0)
+        s = _combine(metric, s, _term(metric, c1[p], v1))
+        s = _combine(metric, s, _term(metric, c2[p], v2))
+        s = _combine(metric, s, _term(metric, c3[p], v3))
+        s = _combine(metric, s, _term(metric, c4[p], v4))
+        s = _combine(metric, s, _term(metric, c5[p], v5))
+        s = _combine(metric, s, _term(metric, c6[p], v6))
+        s = _combine(metric, s, _term(metric, c7[p], v7))
+        _store_distance(metric, dist, p, s, first)
+
+
+@nb.njit(inline="always", fastmath=_FASTMATH)
+def _accumulate2(metric, columns, c, current_point, dist, n_free, first):
+    c0, c1 = columns[c], columns[c + 1]
+    v0, v1 = current_point[c], current_point[c + 1]
+    for p in range(_whole_lanes(n_free)):
+        s = _combine(metric, _term(metric, c0[p], v0), _term(metric, c1[p], v1))
+        _store_distance(metric, dist, p, s, first)
+
+
+@nb.njit(inline="always", fastmath=_FASTMATH)
+def _accumulate1(metric, columns, c, current_point, dist, n_free, first):
+    c0 = columns[c]
+    v0 = current_point[c]
+    for p in range(_whole_lanes(n_free)):
+        _store_distance(metric, dist, p, _term(metric, c0[p], v0), first)
 
 
 @nb.njit(inline="always", fastmath=_FASTMATH)
@@ -124,21 +154,18 @@ def _relax(metric, d, p, key_bits, parent, current):
 def _column_distances(metric, columns, current_point, dist, n_free):
     """Distances (squared for l2) to the free points, coordinate-major.
 
-    Coordinates go eight at a time, then four, two, one (COREL's 10-wide branches: 2 passes).
+    Coordinates go eight at a time, then two, then one (COREL's 10-wide branches: 2 passes).
     """
     width = columns.shape[0]
     c = 0
     while width - c >= 8:
-        _accumulate_columns(metric, columns, c, 8, current_point, dist, n_free, c == 0)
+        _accumulate8(metric, columns, c, current_point, dist, n_free, c == 0)
         c += 8
-    if width - c >= 4:
-        _accumulate_columns(metric, columns, c, 4, current_point, dist, n_free, c == 0)
-        c += 4
-    if width - c >= 2:
-        _accumulate_columns(metric, columns, c, 2, current_point, dist, n_free, c == 0)
+    while width - c >= 2:
+        _accumulate2(metric, columns, c, current_point, dist, n_free, c == 0)
         c += 2
-    if width - c >= 1:
-        _accumulate_columns(metric, columns, c, 1, current_point, dist, n_free, c == 0)
+    if width - c == 1:
+        _accumulate1(metric, columns, c, current_point, dist, n_free, c == 0)
 
 
 @nb.njit(inline="always", fastmath=_FASTMATH)
@@ -302,8 +329,9 @@ def _sorted_by_length(raw_edges, raw_lengths, edges, lengths):
 def _branch_msts(metric, x, n_branches, slots, slot_points, flags, raw_edges, raw_lengths,
                  edges, lengths):
     # Branches are independent: a numba parallel loop (a few microseconds to start). One
-    # thread runs this same compiled loop too, so the rounding, and with it the tree, cannot
-    # depend on the number of threads.
+    # thread runs this same compiled loop too. The split of one cloud (_split_mst_worker) is
+    # other compiled code, but every distance is computed by the same expression in a loop
+    # with no remainder and no fused multiply-add, so it rounds the same (tested).
     width = x.shape[1] // n_branches
     for k in nb.prange(n_branches):
         _prim(metric, x, k * width, (k + 1) * width, 0, 1, slots, slot_points, flags,
@@ -316,8 +344,7 @@ def _split_mst_worker(metric, x, worker, n_workers, slots, slot_points, flags, r
                       raw_lengths):
     """One thread's share of a single cloud; the threads meet at a spin barrier every step.
 
-    A single thread runs it with ``n_workers=1`` (same compiled code, same rounding). Helpers
-    run on threads of our own pool, never a numba parallel loop: a barrier needs all workers
+    Helpers run on threads of our own pool, never a numba parallel loop: a barrier needs all workers
     running at once, which a parallel loop does not promise (it may run iterations in turn).
     """
     _prim(metric, x, 0, x.shape[1], worker, n_workers, slots, slot_points, flags,
@@ -444,7 +471,7 @@ def _threaded_plan(n, width, n_branches):
     if n_threads == 1:
         return None
     if n_branches == 1:
-        return n_threads if n >= _SPLIT_MIN_POINTS else None
+        return n_threads if n >= _SPLIT_MIN_POINTS and width > _NARROW_WIDTH else None
     if n * n * width * n_branches // 2 < _THREADED_MIN_WORK:
         return None
     return min(n_threads, n_branches)
@@ -522,18 +549,25 @@ def _branch_mst_cpu(x, n_branches, metric, n_threads):
     n, dim = x.shape
     width = dim // n_branches
     m = max(n - 1, 0)
-    n_workers = max(1, min(n_threads, nb.config.NUMBA_NUM_THREADS, n_branches if n_branches > 1
-                           else n_threads))
+    single = n_branches == 1  # one cloud: split it; several: spread the branches
+    n_workers = max(1, min(n_threads, nb.config.NUMBA_NUM_THREADS,
+                           n_threads if single else n_branches))
+    if single and width <= _NARROW_WIDTH:
+        # Narrow clouds are not split: the split worker is a plain compiled function, in
+        # which the narrow kernel does not vectorise fully (4-5x slower than one thread in
+        # the parallel loop below), and its l2 sums may associate differently.
+        n_workers = 1
     metric = METRIC_CODES[metric]
     edges = np.empty((n_branches, m, 2), dtype=np.int64)
     lengths = np.empty((n_branches, m), dtype=np.float64)
     raw_edges = np.empty_like(edges)
     raw_lengths = np.empty_like(lengths)
-    single = n_branches == 1
     slots = np.zeros((2, n_workers if single else 1, 2), dtype=np.int64)  # key bits, id
     slot_points = np.zeros((2, n_workers if single else 1, width if single else 0), x.dtype)
     flags = np.zeros((n_workers + 1) * _FLAG_STRIDE, dtype=np.int64)  # + the abort flag
-    if not single:
+    if not single or n_workers == 1:
+        # One thread also goes through the parallel loop: numba compiles a parallel loop's body
+        # so that the narrow kernel vectorises fully, a plain function not quite.
         previous = nb.get_num_threads()
         nb.set_num_threads(n_workers)
         try:
@@ -543,22 +577,19 @@ def _branch_mst_cpu(x, n_branches, metric, n_threads):
             nb.set_num_threads(previous)
         return edges, lengths
     arguments = (n_workers, slots, slot_points, flags, raw_edges, raw_lengths)
-    if n_workers == 1:
-        _split_mst_worker(metric, x, 0, *arguments)
-    else:
-        with _executor_lock:
-            helpers = [
-                _helpers().submit(_split_mst_worker, metric, x, worker, *arguments)
-                for worker in range(1, n_workers)
-            ]
-            try:
-                _split_mst_worker(metric, x, 0, *arguments)
-            except BaseException:
-                flags[n_workers * _FLAG_STRIDE] = 1  # release helpers waiting at a barrier
-                raise
-            finally:
-                for helper in helpers:
-                    helper.result()
+    with _executor_lock:
+        helpers = [
+            _helpers().submit(_split_mst_worker, metric, x, worker, *arguments)
+            for worker in range(1, n_workers)
+        ]
+        try:
+            _split_mst_worker(metric, x, 0, *arguments)
+        except BaseException:
+            flags[n_workers * _FLAG_STRIDE] = 1  # release helpers waiting at a barrier
+            raise
+        finally:
+            for helper in helpers:
+                helper.result()
     _sort_edges(raw_edges[0], raw_lengths[0], edges[0], lengths[0])
     return edges, lengths
 
