@@ -93,3 +93,22 @@ def float_from_bits(typingctx, bits):
         return builder.bitcast(args[0], context.get_value_type(float_type))
 
     return float_type(bits), codegen
+
+
+@intrinsic
+def atomic_compare_exchange(typingctx, array, index, expected, desired):
+    """Atomically set ``array[index] = desired`` if it equals ``expected``; return the old value.
+
+    Sequentially consistent, on int64 arrays. The swap happened iff the result is ``expected``.
+    """
+    if not (isinstance(array, types.Array) and array.dtype == types.int64):
+        return None
+
+    def codegen(context, builder, signature, args):
+        pointer = _element_pointer(context, builder, signature.args[0], args[0], args[1])
+        expected = context.cast(builder, args[2], signature.args[2], types.int64)
+        desired = context.cast(builder, args[3], signature.args[3], types.int64)
+        pair = builder.cmpxchg(pointer, expected, desired, "seq_cst", "seq_cst")
+        return builder.extract_value(pair, 0)
+
+    return types.int64(array, types.intp, types.int64, types.int64), codegen

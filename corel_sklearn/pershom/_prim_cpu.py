@@ -31,15 +31,13 @@ the one with the smallest key and, among equal keys, the smallest index; a verte
 the first tree vertex that reached its key.
 """
 
-import os
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import numba as nb
 import numpy as np
 
 from corel_sklearn.pershom._intrinsics import (
+    atomic_compare_exchange,
     atomic_load_acquire,
     atomic_store_release,
     float_from_bits,
@@ -68,6 +66,13 @@ _LANES = 64
 _FLAG_STRIDE = 16
 # Spins between yields while waiting: keeps waiting cheap on an oversubscribed machine.
 _SPINS_PER_YIELD = 2000
+# How long the first workers of a split wait for the others (in yields, about a millisecond)
+# before sharing the tree among themselves.
+_JOIN_YIELDS = 200
+# Flags: the join state of a split run, then one spin-barrier flag per worker.
+_JOIN_FLAG = 0
+_FIRST_WORKER_FLAG = 1
+_CLOSED = 1 << 32  # added to the join state once the run is closed to late workers
 
 
 @nb.njit(inline="always", fastmath=_FASTMATH)
@@ -210,17 +215,51 @@ def _smallest_id_with(key_bits, best_bits, ids, n_free, no_vertex):
 
 
 @nb.njit(inline="always")
-def _wait_until(flags, index, value, abort_index):
-    """Spin until ``flags[index] >= value``; False if the run was aborted meanwhile."""
+def _wait_until(flags, index, value):
+    """Spin until ``flags[index] >= value``, yielding the core now and then."""
     spins = 0
     while atomic_load_acquire(flags, index) < value:
-        if atomic_load_acquire(flags, abort_index) != 0:
-            return False
         spins += 1
         if spins == _SPINS_PER_YIELD:
             yield_cpu()
             spins = 0
-    return True
+
+
+@nb.njit(inline="always")
+def _join_split(flags, n_workers):
+    """Enter a split run: return ``(role, n_joined)``; run as worker ``role`` of ``n_joined``.
+
+    A parallel loop does not promise that its iterations run at once (a thread may run two in
+    turn, e.g. nested in another parallel region), and a barrier waiting for a worker that
+    only starts after it would wait forever. So the workers are whoever arrives: each takes
+    the next role; once all have arrived they run together, and if some are late (about a
+    millisecond), the first arrivals close the run and share it among themselves. A worker
+    arriving after the close gets ``role >= n_joined`` and has nothing to do. The tree does not
+    depend on how many workers share it.
+    """
+    state = _JOIN_FLAG * _FLAG_STRIDE
+    while True:  # take a role, unless the run is closed
+        seen = atomic_load_acquire(flags, state)
+        if seen >= _CLOSED:
+            return n_workers, 0
+        if atomic_compare_exchange(flags, state, seen, seen + 1) == seen:
+            role = seen
+            break
+    spins = 0
+    yields = 0
+    while True:
+        seen = atomic_load_acquire(flags, state)
+        if seen >= _CLOSED:
+            return role, seen - _CLOSED
+        if seen == n_workers:
+            return role, n_workers
+        spins += 1
+        if spins == _SPINS_PER_YIELD:
+            spins = 0
+            yields += 1
+            yield_cpu()
+            if yields >= _JOIN_YIELDS:  # close the run to the late ones (if still open)
+                atomic_compare_exchange(flags, state, seen, _CLOSED + seen)
 
 
 @nb.njit(inline="always", fastmath=_FASTMATH)
@@ -259,7 +298,6 @@ def _prim(metric, x, start, stop, worker, n_workers, slots, slot_points, flags,
     parent = np.zeros(capacity, dtype=np.int32)
     dist = np.empty(capacity, dtype=x.dtype)
     no_vertex = np.int32(n)
-    abort_index = n_workers * _FLAG_STRIDE
     current = np.int32(0)
     for step in range(n - 1):
         best_bits = none_bits
@@ -280,12 +318,10 @@ def _prim(metric, x, start, stop, worker, n_workers, slots, slot_points, flags,
                 pos = position[best_id - lo]
                 for c in range(width):
                     slot_points[slot, worker, c] = store[c, pos] if narrow else store[pos, c]
-            atomic_store_release(flags, worker * _FLAG_STRIDE, step + 1)
+            atomic_store_release(flags, (_FIRST_WORKER_FLAG + worker) * _FLAG_STRIDE, step + 1)
             for other in range(n_workers):
-                if other != worker and not _wait_until(
-                    flags, other * _FLAG_STRIDE, step + 1, abort_index
-                ):
-                    return
+                if other != worker:
+                    _wait_until(flags, (_FIRST_WORKER_FLAG + other) * _FLAG_STRIDE, step + 1)
             best_id = no_vertex
             for other in range(n_workers):
                 bits, vertex = slots[slot, other, 0], slots[slot, other, 1]
@@ -339,21 +375,19 @@ def _branch_msts(metric, x, n_branches, slots, slot_points, flags, raw_edges, ra
         _sorted_by_length(raw_edges[k], raw_lengths[k], edges[k], lengths[k])
 
 
-@nb.njit(cache=True, nogil=True, fastmath=_FASTMATH)
-def _split_mst_worker(metric, x, worker, n_workers, slots, slot_points, flags, raw_edges,
-                      raw_lengths):
-    """One thread's share of a single cloud; the threads meet at a spin barrier every step.
-
-    Helpers run on threads of our own pool, never a numba parallel loop: a barrier needs all workers
-    running at once, which a parallel loop does not promise (it may run iterations in turn).
-    """
-    _prim(metric, x, 0, x.shape[1], worker, n_workers, slots, slot_points, flags,
-          raw_edges[0], raw_lengths[0])
-
-
-@nb.njit(cache=True, nogil=True)
-def _sort_edges(raw_edges, raw_lengths, edges, lengths):
-    _sorted_by_length(raw_edges, raw_lengths, edges, lengths)
+@nb.njit(cache=True, nogil=True, parallel=True, fastmath=_FASTMATH)
+def _split_mst(metric, x, n_workers, slots, slot_points, flags, raw_edges, raw_lengths, edges,
+               lengths):
+    # One cloud shared by the threads of a parallel loop, which meet at a spin barrier every
+    # Prim step (one parallel region for the whole tree). Under OpenMP these are the threads
+    # torch uses too (numba and torch share libgomp's pool), so the split runs on the threads
+    # already spinning after torch's last op instead of competing with them for the cores.
+    for _task in nb.prange(n_workers):
+        role, n_joined = _join_split(flags, n_workers)
+        if role < n_joined:
+            _prim(metric, x, 0, x.shape[1], role, n_joined, slots, slot_points, flags,
+                  raw_edges[0], raw_lengths[0])
+    _sorted_by_length(raw_edges[0], raw_lengths[0], edges[0], lengths[0])
 
 
 @nb.njit(cache=True)
@@ -437,32 +471,6 @@ def _edge_length_gradient(metric, points, edges, grad, out):
                 out[i, first + c] += per_edge[e, c]
             for c in range(width):
                 out[j, first + c] -= per_edge[e, c]
-
-
-_executor = None
-# One multi-threaded run at a time: two split runs sharing the helpers could each hold some
-# and wait forever for the rest.
-_executor_lock = threading.Lock()
-
-
-def _forget_executor():
-    # A forked child inherits the pool object but not its threads.
-    global _executor, _executor_lock
-    _executor = None
-    _executor_lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_executor)
-
-
-def _helpers():
-    global _executor
-    if _executor is None:
-        _executor = ThreadPoolExecutor(
-            max_workers=max(nb.config.NUMBA_NUM_THREADS - 1, 1), thread_name_prefix="corel-prim"
-        )
-    return _executor
 
 
 def _threaded_plan(n, width, n_branches):
@@ -564,33 +572,20 @@ def _branch_mst_cpu(x, n_branches, metric, n_threads):
     raw_lengths = np.empty_like(lengths)
     slots = np.zeros((2, n_workers if single else 1, 2), dtype=np.int64)  # key bits, id
     slot_points = np.zeros((2, n_workers if single else 1, width if single else 0), x.dtype)
-    flags = np.zeros((n_workers + 1) * _FLAG_STRIDE, dtype=np.int64)  # + the abort flag
-    if not single or n_workers == 1:
-        # One thread also goes through the parallel loop: numba compiles a parallel loop's body
-        # so that the narrow kernel vectorises fully, a plain function not quite.
-        previous = nb.get_num_threads()
-        nb.set_num_threads(n_workers)
-        try:
+    flags = np.zeros((_FIRST_WORKER_FLAG + n_workers) * _FLAG_STRIDE, dtype=np.int64)
+    previous = nb.get_num_threads()
+    nb.set_num_threads(n_workers)
+    try:
+        if single and n_workers > 1:
+            _split_mst(metric, x, n_workers, slots, slot_points, flags, raw_edges, raw_lengths,
+                       edges, lengths)
+        else:
+            # One thread also goes through the parallel loop: numba compiles a parallel
+            # loop's body so that the narrow kernel vectorises fully, a plain function not quite.
             _branch_msts(metric, x, n_branches, slots, slot_points, flags, raw_edges,
                          raw_lengths, edges, lengths)
-        finally:
-            nb.set_num_threads(previous)
-        return edges, lengths
-    arguments = (n_workers, slots, slot_points, flags, raw_edges, raw_lengths)
-    with _executor_lock:
-        helpers = [
-            _helpers().submit(_split_mst_worker, metric, x, worker, *arguments)
-            for worker in range(1, n_workers)
-        ]
-        try:
-            _split_mst_worker(metric, x, 0, *arguments)
-        except BaseException:
-            flags[n_workers * _FLAG_STRIDE] = 1  # release helpers waiting at a barrier
-            raise
-        finally:
-            for helper in helpers:
-                helper.result()
-    _sort_edges(raw_edges[0], raw_lengths[0], edges[0], lengths[0])
+    finally:
+        nb.set_num_threads(previous)
     return edges, lengths
 
 
