@@ -2,9 +2,76 @@
 
 import torch
 
-from corel_sklearn.pershom import branch_death_times
+from corel_sklearn._validation import check_n_branches
+from corel_sklearn.pershom import branch_death_times, edge_lengths
+from corel_sklearn.pershom._persistence import (
+    _check_metric,
+    _check_points,
+    _kernel_array,
+    cpu_msts,
+)
+from corel_sklearn.pershom._prim_cpu import edge_length_gradient_cpu
 
 REDUCTIONS = ("mean", "sum", "none")
+
+
+def _per_branch_loss(death_times, eta):
+    """Torch ops: per branch, the sum of ``|eta - death|`` over the non-zero death times."""
+    return torch.where(death_times > 0, (eta - death_times).abs(), 0.0).sum(-1)
+
+
+def _reduce(per_branch, reduction):
+    if reduction == "mean":
+        return per_branch.mean()
+    if reduction == "sum":
+        return per_branch.sum()
+    return per_branch
+
+
+class _CpuConnectivityLoss(torch.autograd.Function):
+    """The whole loss on CPU codes as one autograd node and one compiled call.
+
+    At COREL's batch size the loss's dozen small torch ops and their backward nodes cost as
+    much as the persistence kernel itself. Here the kernel also sums ``|eta - death|`` per
+    branch and, for a scalar loss, adds up its gradient (each tree edge weighted by
+    ``d loss / d death = sign(death - eta)``) while the codes are in cache; the backward
+    only scales it. For ``reduction="none"`` the backward weights the edges by the incoming
+    per-branch gradient (a compiled pass). Double backward goes through the torch ops.
+    """
+
+    @staticmethod
+    def forward(ctx, z, eta, n_branches, metric, reduction):
+        weight = 1.0 / n_branches if reduction == "mean" else 1.0
+        with_gradient = ctx.needs_input_grad[0] and reduction != "none"
+        edges, _, per_branch, slopes, grad = cpu_msts(
+            z, n_branches, metric, eta=eta, weight=weight, with_gradient=with_gradient
+        )
+        ctx.edges, ctx.slopes, ctx.eta = edges, slopes, eta
+        ctx.n_branches, ctx.metric, ctx.reduction = n_branches, metric, reduction
+        ctx.grad = None if grad is None else torch.from_numpy(grad).to(z.dtype)
+        ctx.save_for_backward(z)
+        if reduction == "none":
+            return torch.from_numpy(per_branch).to(z.dtype)
+        total = per_branch.mean() if reduction == "mean" else per_branch.sum()
+        return torch.tensor(total, dtype=z.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_loss):
+        (z,) = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True: a differentiable backward
+            with torch.enable_grad():
+                death_times = edge_lengths(z, torch.from_numpy(ctx.edges), ctx.n_branches,
+                                           ctx.metric)
+                loss = _reduce(_per_branch_loss(death_times, ctx.eta), ctx.reduction)
+            (grad,) = torch.autograd.grad(loss, z, grad_loss, create_graph=True)
+        elif ctx.grad is not None:
+            grad = ctx.grad * grad_loss
+        else:
+            weights = ctx.slopes * grad_loss.detach().to(torch.float64).numpy()[:, None]
+            grad = torch.from_numpy(
+                edge_length_gradient_cpu(_kernel_array(z), ctx.edges, weights, ctx.metric)
+            ).to(z.dtype)
+        return grad, None, None, None, None
 
 
 def connectivity_loss(z, eta=2.0, n_branches=1, metric="l1", reduction="mean"):
@@ -51,10 +118,10 @@ def connectivity_loss(z, eta=2.0, n_branches=1, metric="l1", reduction="mean"):
         raise ValueError(f"eta must be a finite number > 0, got {eta}.")
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}.")
+    if isinstance(z, torch.Tensor) and z.device.type == "cpu":
+        _check_points(z, "z", check_finite=False)  # the kernel checks finiteness
+        _check_metric(metric)
+        check_n_branches(n_branches, z.shape[1])
+        return _CpuConnectivityLoss.apply(z, eta, n_branches, metric, reduction)
     death_times, _ = branch_death_times(z, n_branches, metric)
-    per_branch = torch.where(death_times > 0, (eta - death_times).abs(), 0.0).sum(-1)
-    if reduction == "mean":
-        return per_branch.mean()
-    if reduction == "sum":
-        return per_branch.sum()
-    return per_branch
+    return _reduce(_per_branch_loss(death_times, eta), reduction)

@@ -7,6 +7,7 @@ from ripser import ripser
 from scipy.spatial.distance import cdist
 
 from corel_sklearn.losses import connectivity_loss
+from corel_sklearn.pershom import branch_death_times
 
 
 def reference_loss(points, eta, n_branches, reduction="mean"):
@@ -91,6 +92,51 @@ def test_loss_drives_points_to_eta_spacing():
         optimizer.step()
     final = connectivity_loss(z.detach(), eta=1.0).item()
     assert final < 0.05 * connectivity_loss(0.01 * torch.randn(30, 2), eta=1.0).item()
+
+
+def torch_ops_loss(z, eta, n_branches, metric, reduction):
+    """The loss as torch ops on the death times (independent of the fused CPU node)."""
+    deaths, _ = branch_death_times(z, n_branches, metric)
+    per_branch = torch.where(deaths > 0, (eta - deaths).abs(), 0.0).sum(-1)
+    return {"mean": per_branch.mean(), "sum": per_branch.sum(), "none": per_branch}[reduction]
+
+
+@pytest.mark.parametrize("metric", ["l1", "l2", "linf"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize(("kind", "n_branches"), [("gaussian", 4), ("grid", 3), ("grid", 1)])
+def test_fused_cpu_loss_equals_the_torch_ops_formula(metric, reduction, dtype, kind, n_branches):
+    """Value and gradient of the one-node CPU loss equal the formula written as torch ops,
+    including ties, duplicate codes (zero-length bars) and deaths exactly at eta (grids)."""
+    rng = np.random.default_rng(7)
+    shape = (41, 3 * n_branches)
+    points = (rng.integers(0, 3, size=shape) if kind == "grid" else rng.standard_normal(shape))
+    eta = 1.0 if kind == "grid" else 0.7  # integer grids: many deaths are exactly eta
+    z = torch.tensor(points, dtype=dtype, requires_grad=True)
+    z_ref = z.detach().clone().requires_grad_()
+    loss = connectivity_loss(z, eta, n_branches, metric, reduction)
+    expected = torch_ops_loss(z_ref, eta, n_branches, metric, reduction)
+    assert loss.dtype == dtype and loss.shape == expected.shape
+    tolerance = {"rtol": 1e-5 if dtype == torch.float32 else 1e-12}
+    np.testing.assert_allclose(loss.detach().numpy(), expected.detach().numpy(), **tolerance)
+    upstream = torch.linspace(-1.0, 2.0, loss.numel(), dtype=dtype).reshape(loss.shape)
+    loss.backward(upstream)
+    expected.backward(upstream)
+    np.testing.assert_allclose(z.grad.numpy(), z_ref.grad.numpy(), rtol=1e-6, atol=1e-7)
+    without_grad = connectivity_loss(z.detach(), eta, n_branches, metric, reduction)
+    np.testing.assert_array_equal(without_grad.numpy(), loss.detach().numpy())
+
+
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_loss_double_backward_is_exact(reduction):
+    """create_graph=True goes through torch ops: gradgradcheck on a smooth metric (l2)."""
+    z = torch.tensor(np.random.default_rng(3).standard_normal((12, 6)), requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda z: connectivity_loss(z, 0.8, 2, "l2", reduction), (z,)
+    )
+    assert torch.autograd.gradgradcheck(
+        lambda z: connectivity_loss(z, 0.8, 2, "l2", reduction), (z,)
+    )
 
 
 @pytest.mark.parametrize(

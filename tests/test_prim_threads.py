@@ -15,8 +15,10 @@ from scipy.spatial.distance import cdist
 from corel_sklearn.pershom import branch_death_times, edge_lengths
 from corel_sklearn.pershom._prim_cpu import (
     _SPLIT_MIN_POINTS,
+    _run,
     _ThreadPlanner,
     branch_mst_cpu,
+    connectivity_loss_cpu,
     edge_length_gradient_cpu,
 )
 
@@ -69,7 +71,7 @@ def test_branches_give_the_same_trees_for_any_number_of_threads(metric, n_branch
 
 
 def test_split_cloud_from_several_python_threads_at_once():
-    """Concurrent callers share the helper pool; none deadlocks and all get the right tree."""
+    """Concurrent split runs (each its own OpenMP team) neither deadlock nor mix results."""
     rng = np.random.default_rng(0)
     clouds = [rng.standard_normal((_SPLIT_MIN_POINTS + 40, 48)).astype(np.float32)
               for _ in range(4)]
@@ -87,6 +89,33 @@ def test_split_cloud_from_several_python_threads_at_once():
     assert not any(thread.is_alive() for thread in threads)
     for got, want in zip(results, expected, strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("metric", ["l1", "l2", "linf"])
+@pytest.mark.parametrize(("n_branches", "width"), [(1, 48), (4, 10)])
+def test_fused_loss_and_gradient_do_not_depend_on_threads(metric, n_branches, width):
+    x = cloud(np.random.default_rng(5), _SPLIT_MIN_POINTS + 3, n_branches * width, "gaussian",
+              np.float32)
+    one = connectivity_loss_cpu(x, n_branches, metric, 2.0, 0.25, True, n_threads=1)
+    for n_threads in (2, 4):
+        threaded = connectivity_loss_cpu(x, n_branches, metric, 2.0, 0.25, True, n_threads)
+        for got, want in zip(threaded, one, strict=True):
+            np.testing.assert_array_equal(got, want)
+    edges, lengths, losses, slopes, grad = one
+    alive = lengths > 0
+    np.testing.assert_allclose(losses, np.where(alive, np.abs(2.0 - lengths), 0).sum(1))
+    np.testing.assert_array_equal(slopes, 0.25 * np.where(alive, np.sign(lengths - 2.0), 0))
+    np.testing.assert_allclose(grad, edge_length_gradient_cpu(x, edges, slopes, metric),
+                               rtol=1e-6, atol=1e-7)
+
+
+def test_split_run_finishes_when_its_workers_run_in_turn():
+    """Two workers, one thread: the first waits, closes the run and builds the tree alone."""
+    x = np.random.default_rng(2).standard_normal((_SPLIT_MIN_POINTS + 5, 40)).astype(np.float32)
+    edges, lengths = branch_mst_cpu(x, 1, "l1", n_threads=1)
+    in_turn_edges, in_turn_lengths, _, _, _ = _run(x, 1, "l1", n_threads=2, loop_threads=1)
+    np.testing.assert_array_equal(in_turn_edges, edges)
+    np.testing.assert_array_equal(in_turn_lengths, lengths)
 
 
 def test_planner_times_both_choices_then_keeps_the_faster():

@@ -18,6 +18,7 @@ from corel_sklearn._validation import check_n_branches
 from corel_sklearn.pershom._prim_cpu import (
     METRIC_CODES,
     branch_mst_cpu,
+    connectivity_loss_cpu,
     edge_length_gradient_cpu,
     matrix_mst_cpu,
 )
@@ -92,9 +93,11 @@ def _kernel_array(points):
     return array.numpy()
 
 
-def _cpu_msts(points, n_branches, metric):
+def cpu_msts(points, n_branches, metric, eta=None, **loss_options):
     """MST edges and lengths of each branch as numpy arrays, checked for NaN/inf and overflow.
 
+    With ``eta``, COREL's loss on the trees too: the results of
+    :func:`~corel_sklearn.pershom._prim_cpu.connectivity_loss_cpu` (``loss_options`` go to it).
     The checks run here, on the numpy arrays the kernel reads and writes anyway. CUDA input is
     not checked: a check would stall the asynchronous GPU pipeline once per batch, and a
     non-finite code makes the loss NaN, which the training loop reports.
@@ -102,10 +105,13 @@ def _cpu_msts(points, n_branches, metric):
     array = _kernel_array(points)
     if not np.isfinite(array).all():
         raise ValueError(_NON_FINITE_MESSAGE.format("points"))
-    edges, lengths = branch_mst_cpu(array, n_branches, metric)
-    if not np.isfinite(lengths).all():
+    if eta is None:
+        results = branch_mst_cpu(array, n_branches, metric)
+    else:
+        results = connectivity_loss_cpu(array, n_branches, metric, eta, **loss_options)
+    if not np.isfinite(results[1]).all():
         raise ValueError(_OVERFLOW_MESSAGE.format(points.dtype))
-    return edges, lengths
+    return results
 
 
 def _cuda_mst_edges(points, n_branches, metric):
@@ -122,7 +128,7 @@ def _cuda_mst_edges(points, n_branches, metric):
             stacklevel=4,
         )
         _warned_cuda_fallback = True
-    edges, _ = _cpu_msts(points, n_branches, metric)
+    edges, _ = cpu_msts(points, n_branches, metric)
     return torch.from_numpy(edges).to(points.device, non_blocking=True)
 
 
@@ -136,7 +142,7 @@ class _CpuBranchDeathTimes(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, points, n_branches, metric):
-        edges, lengths = _cpu_msts(points, n_branches, metric)
+        edges, lengths = cpu_msts(points, n_branches, metric)
         edges = torch.from_numpy(edges)
         ctx.save_for_backward(points, edges)
         ctx.n_branches, ctx.metric = n_branches, metric

@@ -361,23 +361,50 @@ def _sorted_by_length(raw_edges, raw_lengths, edges, lengths):
         lengths[t] = raw_lengths[order[t]]
 
 
+@nb.njit(inline="always")
+def _finish_branch(metric, x, k, width, raw_edges, raw_lengths, edges, lengths, eta, weight,
+                   losses, slopes, grad):
+    """Sort branch ``k``'s tree by length; with ``eta > 0`` also its connectivity loss.
+
+    The loss ``sum |eta - death|`` over the non-zero deaths goes to ``losses[k]``, each
+    death's weighted derivative ``weight * sign(death - eta)`` to ``slopes[k]`` (0 at
+    ``death == eta``, as torch's ``abs``, and for zero-length bars, which do not count); if
+    ``grad`` is not empty, the gradient of the weighted loss w.r.t. the branch's coordinates
+    is added to it.
+    """
+    _sorted_by_length(raw_edges[k], raw_lengths[k], edges[k], lengths[k])
+    if eta > 0:
+        loss = 0.0
+        for e in range(lengths.shape[1]):
+            death = lengths[k, e]
+            if death > 0:
+                loss += abs(eta - death)
+                slopes[k, e] = weight * ((death > eta) - (death < eta))
+            else:
+                slopes[k, e] = 0.0
+        losses[k] = loss
+        if grad.shape[0] > 0:
+            _branch_edge_gradient(metric, x, k * width, width, edges[k], slopes[k], grad)
+
+
 @nb.njit(cache=True, nogil=True, parallel=True, fastmath=_FASTMATH)
-def _branch_msts(metric, x, n_branches, slots, slot_points, flags, raw_edges, raw_lengths,
-                 edges, lengths):
+def _branch_msts(metric, x, n_branches, slots, slot_points, flags, raw_edges,
+                 raw_lengths, edges, lengths, eta, weight, losses, slopes, grad):
     # Branches are independent: a numba parallel loop (a few microseconds to start). One
-    # thread runs this same compiled loop too. The split of one cloud (_split_mst_worker) is
-    # other compiled code, but every distance is computed by the same expression in a loop
-    # with no remainder and no fused multiply-add, so it rounds the same (tested).
+    # thread runs this same compiled loop too. The split of one cloud (_split_mst) is other
+    # compiled code, but every distance is computed by the same expression in a loop with no
+    # remainder and no fused multiply-add, so it rounds the same (tested).
     width = x.shape[1] // n_branches
     for k in nb.prange(n_branches):
         _prim(metric, x, k * width, (k + 1) * width, 0, 1, slots, slot_points, flags,
               raw_edges[k], raw_lengths[k])
-        _sorted_by_length(raw_edges[k], raw_lengths[k], edges[k], lengths[k])
+        _finish_branch(metric, x, k, width, raw_edges, raw_lengths, edges, lengths, eta,
+                       weight, losses, slopes, grad)
 
 
 @nb.njit(cache=True, nogil=True, parallel=True, fastmath=_FASTMATH)
-def _split_mst(metric, x, n_workers, slots, slot_points, flags, raw_edges, raw_lengths, edges,
-               lengths):
+def _split_mst(metric, x, n_workers, slots, slot_points, flags, raw_edges,
+               raw_lengths, edges, lengths, eta, weight, losses, slopes, grad):
     # One cloud shared by the threads of a parallel loop, which meet at a spin barrier every
     # Prim step (one parallel region for the whole tree). Under OpenMP these are the threads
     # torch uses too (numba and torch share libgomp's pool), so the split runs on the threads
@@ -387,7 +414,8 @@ def _split_mst(metric, x, n_workers, slots, slot_points, flags, raw_edges, raw_l
         if role < n_joined:
             _prim(metric, x, 0, x.shape[1], role, n_joined, slots, slot_points, flags,
                   raw_edges[0], raw_lengths[0])
-    _sorted_by_length(raw_edges[0], raw_lengths[0], edges[0], lengths[0])
+    _finish_branch(metric, x, 0, x.shape[1], raw_edges, raw_lengths, edges, lengths, eta,
+                   weight, losses, slopes, grad)
 
 
 @nb.njit(cache=True)
@@ -423,54 +451,61 @@ def _matrix_mst(dist, edges, lengths):
 
 
 @nb.njit(cache=True, nogil=True)
-def _edge_length_gradient(metric, points, edges, grad, out):
-    """Add to ``out`` the gradient of ``sum(grad * edge lengths)`` w.r.t. ``points``.
+def _branch_edge_gradient(metric, points, first, width, edges, grad, out):
+    """Add to ``out`` the gradient of ``sum(grad * lengths of edges)`` in one branch.
 
-    The same (sub)gradients torch's autograd gives for the lengths computed with torch ops
-    (see ``edge_lengths``): l1 uses sign(0) = 0; l2 is 0 on zero-length edges; l-infinity
-    splits the gradient evenly among tied maximal coordinates. Per branch, a first pass
-    computes each edge's gradient vector (no stores that may alias, so it vectorises), a
-    second adds it to one endpoint and subtracts it from the other.
+    The branch is ``points[:, first:first + width]``. The same (sub)gradients torch's autograd
+    gives for the lengths computed with torch ops (see ``edge_lengths``): l1 uses sign(0) = 0;
+    l2 is 0 on zero-length edges; l-infinity splits the gradient evenly among tied maximal
+    coordinates. A first pass computes each edge's gradient vector (no stores that may alias,
+    so it vectorises), a second adds it to one endpoint and subtracts it from the other.
+    Compiled without fast-math (also when called from the kernels): exact like torch's.
     """
-    n_branches, m = grad.shape
-    width = points.shape[1] // n_branches
+    m = edges.shape[0]
     zero = points.dtype.type(0)
     per_edge = np.empty((m, width), dtype=points.dtype)
+    for e in range(m):
+        g = points.dtype.type(grad[e])
+        pi = points[edges[e, 0], first:first + width]
+        pj = points[edges[e, 1], first:first + width]
+        row = per_edge[e]
+        if metric == 0:
+            i, j = edges[e, 0], edges[e, 1]
+            for c in range(width):
+                d = points[i, first + c] - points[j, first + c]
+                per_edge[e, c] = g * ((d > zero) - (d < zero))  # branch-free sign
+        elif metric == 1:
+            norm = zero
+            for c in range(width):
+                norm += (pi[c] - pj[c]) * (pi[c] - pj[c])
+            scale = g / np.sqrt(norm) if norm > 0 else zero
+            for c in range(width):
+                row[c] = scale * (pi[c] - pj[c])
+        else:
+            largest = zero
+            for c in range(width):
+                largest = max(largest, abs(pi[c] - pj[c]))
+            ties = 0
+            for c in range(width):
+                ties += abs(pi[c] - pj[c]) == largest
+            for c in range(width):
+                d = pi[c] - pj[c]
+                row[c] = g * ((d > zero) - (d < zero)) / ties if abs(d) == largest else zero
+    for e in range(m):
+        i, j = edges[e, 0], edges[e, 1]
+        for c in range(width):
+            out[i, first + c] += per_edge[e, c]
+        for c in range(width):
+            out[j, first + c] -= per_edge[e, c]
+
+
+@nb.njit(cache=True, nogil=True)
+def _edge_length_gradient(metric, points, edges, grad, out):
+    """Add to ``out`` the gradient of ``sum(grad * lengths of edges)`` w.r.t. ``points``."""
+    n_branches = grad.shape[0]
+    width = points.shape[1] // n_branches
     for k in range(n_branches):
-        first = k * width
-        for e in range(m):
-            g = grad[k, e]
-            pi = points[edges[k, e, 0], first:first + width]
-            pj = points[edges[k, e, 1], first:first + width]
-            row = per_edge[e]
-            if metric == 0:
-                i, j = edges[k, e, 0], edges[k, e, 1]
-                for c in range(width):
-                    d = points[i, first + c] - points[j, first + c]
-                    per_edge[e, c] = g * ((d > zero) - (d < zero))  # branch-free sign
-            elif metric == 1:
-                norm = zero
-                for c in range(width):
-                    norm += (pi[c] - pj[c]) * (pi[c] - pj[c])
-                scale = g / np.sqrt(norm) if norm > 0 else zero
-                for c in range(width):
-                    row[c] = scale * (pi[c] - pj[c])
-            else:
-                largest = zero
-                for c in range(width):
-                    largest = max(largest, abs(pi[c] - pj[c]))
-                ties = 0
-                for c in range(width):
-                    ties += abs(pi[c] - pj[c]) == largest
-                for c in range(width):
-                    d = pi[c] - pj[c]
-                    row[c] = g * ((d > zero) - (d < zero)) / ties if abs(d) == largest else zero
-        for e in range(m):
-            i, j = edges[k, e, 0], edges[k, e, 1]
-            for c in range(width):
-                out[i, first + c] += per_edge[e, c]
-            for c in range(width):
-                out[j, first + c] -= per_edge[e, c]
+        _branch_edge_gradient(metric, points, k * width, width, edges[k], grad[k], out)
 
 
 def _threaded_plan(n, width, n_branches):
@@ -540,20 +575,42 @@ def branch_mst_cpu(x, n_branches, metric, n_threads=None):
     does not depend on the number of threads: ``n_threads`` fixes it (tests use that), by
     default :class:`_ThreadPlanner` picks it.
     """
+    edges, lengths, _, _, _ = _planned_run(x, n_branches, metric, n_threads)
+    return edges, lengths
+
+
+def connectivity_loss_cpu(x, n_branches, metric, eta, weight=1.0, with_gradient=False,
+                          n_threads=None):
+    """The trees of :func:`branch_mst_cpu` and COREL's loss on them, in the same compiled call.
+
+    Returns ``edges``, ``lengths`` (as :func:`branch_mst_cpu`), ``losses`` (n_branches,)
+    float64: per branch the sum of ``|eta - death|`` over the non-zero deaths; ``slopes``
+    (n_branches, B-1) in ``x``'s dtype: ``weight * d losses / d lengths``; and, if
+    ``with_gradient``, ``grad`` (B, dim) in ``x``'s dtype: the gradient of
+    ``weight * losses.sum()`` w.r.t. ``x`` (else None). ``eta`` must be > 0.
+    """
+    return _planned_run(x, n_branches, metric, n_threads, float(eta), float(weight),
+                        with_gradient)
+
+
+def _planned_run(x, n_branches, metric, n_threads, eta=0.0, weight=1.0, with_gradient=False):
     x = np.ascontiguousarray(x)
     n, dim = x.shape
     width = dim // n_branches
     if n_threads is not None:
-        return _branch_mst_cpu(x, n_branches, metric, int(n_threads))
+        return _run(x, n_branches, metric, int(n_threads), eta, weight, with_gradient)
     shape = (n, width, n_branches, x.dtype.str, metric, nb.get_num_threads())
     choice = _planner.choose(shape, _threaded_plan(n, width, n_branches))
     start = time.perf_counter()
-    result = _branch_mst_cpu(x, n_branches, metric, choice)
+    result = _run(x, n_branches, metric, choice, eta, weight, with_gradient)
     _planner.record(shape, choice, time.perf_counter() - start)
     return result
 
 
-def _branch_mst_cpu(x, n_branches, metric, n_threads):
+def _run(x, n_branches, metric, n_threads, eta=0.0, weight=1.0, with_gradient=False,
+         loop_threads=None):
+    # eta == 0: trees only. loop_threads (tests only): threads of the parallel loop, if not
+    # one per worker.
     n, dim = x.shape
     width = dim // n_branches
     m = max(n - 1, 0)
@@ -561,9 +618,8 @@ def _branch_mst_cpu(x, n_branches, metric, n_threads):
     n_workers = max(1, min(n_threads, nb.config.NUMBA_NUM_THREADS,
                            n_threads if single else n_branches))
     if single and width <= _NARROW_WIDTH:
-        # Narrow clouds are not split: the split worker is a plain compiled function, in
-        # which the narrow kernel does not vectorise fully (4-5x slower than one thread in
-        # the parallel loop below), and its l2 sums may associate differently.
+        # Narrow clouds are not split: one 10-wide cloud of 1000 points takes 0.5 ms on one
+        # thread, and a barrier per step would eat most of what a second thread saves.
         n_workers = 1
     metric = METRIC_CODES[metric]
     edges = np.empty((n_branches, m, 2), dtype=np.int64)
@@ -573,20 +629,25 @@ def _branch_mst_cpu(x, n_branches, metric, n_threads):
     slots = np.zeros((2, n_workers if single else 1, 2), dtype=np.int64)  # key bits, id
     slot_points = np.zeros((2, n_workers if single else 1, width if single else 0), x.dtype)
     flags = np.zeros((_FIRST_WORKER_FLAG + n_workers) * _FLAG_STRIDE, dtype=np.int64)
+    losses = np.zeros(n_branches if eta > 0 else 0)
+    slopes = np.empty((n_branches, m) if eta > 0 else (0, 0), dtype=x.dtype)
+    grad = np.zeros_like(x) if eta > 0 and with_gradient else np.zeros((0, 0), x.dtype)
+    arguments = (slots, slot_points, flags, raw_edges, raw_lengths, edges, lengths, eta,
+                 weight, losses, slopes, grad)
     previous = nb.get_num_threads()
-    nb.set_num_threads(n_workers)
+    nb.set_num_threads(n_workers if loop_threads is None else loop_threads)
     try:
         if single and n_workers > 1:
-            _split_mst(metric, x, n_workers, slots, slot_points, flags, raw_edges, raw_lengths,
-                       edges, lengths)
+            _split_mst(metric, x, n_workers, *arguments)
         else:
             # One thread also goes through the parallel loop: numba compiles a parallel
-            # loop's body so that the narrow kernel vectorises fully, a plain function not quite.
-            _branch_msts(metric, x, n_branches, slots, slot_points, flags, raw_edges,
-                         raw_lengths, edges, lengths)
+            # loop's body so that the narrow kernel vectorises fully, a plain one not quite.
+            _branch_msts(metric, x, n_branches, *arguments)
     finally:
         nb.set_num_threads(previous)
-    return edges, lengths
+    if eta > 0:
+        return edges, lengths, losses, slopes, grad if with_gradient else None
+    return edges, lengths, None, None, None
 
 
 def matrix_mst_cpu(dist):
