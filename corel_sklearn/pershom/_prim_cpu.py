@@ -53,10 +53,9 @@ _FASTMATH = {"reassoc", "nsz", "arcp"}
 
 # Branches at most this wide are stored coordinate-major (SIMD across points).
 _NARROW_WIDTH = 32
-# Below this, a parallel loop over the branches is not tried: its OpenMP threads keep spinning
-# for milliseconds afterwards and slow the torch ops that follow, which the planner's timing of
-# the kernel alone cannot see (at B = 100 that costs more than the loop saves).
-_THREADED_MIN_WORK = 20_000_000  # coordinate operations, B^2 / 2 * d
+# Below this, a parallel loop over the branches is not tried (starting one costs a few
+# microseconds, the work would take less).
+_THREADED_MIN_WORK = 100_000  # coordinate operations, B^2 / 2 * d
 # Splitting one cloud costs a barrier per Prim step (~0.3 us), paid back from about this size.
 _SPLIT_MIN_POINTS = 512
 # Coordinate-major points are processed in whole multiples of this many: at least what one
@@ -457,30 +456,27 @@ def _branch_edge_gradient(metric, points, first, width, edges, grad, out):
     The branch is ``points[:, first:first + width]``. The same (sub)gradients torch's autograd
     gives for the lengths computed with torch ops (see ``edge_lengths``): l1 uses sign(0) = 0;
     l2 is 0 on zero-length edges; l-infinity splits the gradient evenly among tied maximal
-    coordinates. A first pass computes each edge's gradient vector (no stores that may alias,
-    so it vectorises), a second adds it to one endpoint and subtracts it from the other.
+    coordinates. Per edge, its gradient vector goes to a small buffer (no stores that may
+    alias the points, so the loops vectorise), then to one endpoint and, negated, the other.
     Compiled without fast-math (also when called from the kernels): exact like torch's.
     """
-    m = edges.shape[0]
     zero = points.dtype.type(0)
-    per_edge = np.empty((m, width), dtype=points.dtype)
-    for e in range(m):
+    vector = np.empty(width, dtype=points.dtype)
+    for e in range(edges.shape[0]):
         g = points.dtype.type(grad[e])
         pi = points[edges[e, 0], first:first + width]
         pj = points[edges[e, 1], first:first + width]
-        row = per_edge[e]
         if metric == 0:
-            i, j = edges[e, 0], edges[e, 1]
             for c in range(width):
-                d = points[i, first + c] - points[j, first + c]
-                per_edge[e, c] = g * ((d > zero) - (d < zero))  # branch-free sign
+                d = pi[c] - pj[c]
+                vector[c] = g * ((d > zero) - (d < zero))  # branch-free sign
         elif metric == 1:
             norm = zero
             for c in range(width):
                 norm += (pi[c] - pj[c]) * (pi[c] - pj[c])
             scale = g / np.sqrt(norm) if norm > 0 else zero
             for c in range(width):
-                row[c] = scale * (pi[c] - pj[c])
+                vector[c] = scale * (pi[c] - pj[c])
         else:
             largest = zero
             for c in range(width):
@@ -490,13 +486,13 @@ def _branch_edge_gradient(metric, points, first, width, edges, grad, out):
                 ties += abs(pi[c] - pj[c]) == largest
             for c in range(width):
                 d = pi[c] - pj[c]
-                row[c] = g * ((d > zero) - (d < zero)) / ties if abs(d) == largest else zero
-    for e in range(m):
-        i, j = edges[e, 0], edges[e, 1]
+                vector[c] = g * ((d > zero) - (d < zero)) / ties if abs(d) == largest else zero
+        row = out[edges[e, 0], first:first + width]
         for c in range(width):
-            out[i, first + c] += per_edge[e, c]
+            row[c] += vector[c]
+        row = out[edges[e, 1], first:first + width]
         for c in range(width):
-            out[j, first + c] -= per_edge[e, c]
+            row[c] -= vector[c]
 
 
 @nb.njit(cache=True, nogil=True)
