@@ -29,14 +29,14 @@ def _reduce(per_branch, reduction):
 
 
 class _CpuConnectivityLoss(torch.autograd.Function):
-    """The whole loss on CPU codes as one autograd node and one compiled call.
+    """The whole loss on CPU codes as one autograd node.
 
     At COREL's batch size the loss's dozen small torch ops and their backward nodes cost as
-    much as the persistence kernel itself. Here the kernel also sums ``|eta - death|`` per
-    branch and, for a scalar loss, adds up its gradient (each tree edge weighted by
-    ``d loss / d death = sign(death - eta)``) while the codes are in cache; the backward
-    only scales it. For ``reduction="none"`` the backward weights the edges by the incoming
-    per-branch gradient (a compiled pass). Double backward goes through the torch ops.
+    much as the persistence kernel itself. Here a compiled pass right after the tree kernel
+    sums ``|eta - death|`` per branch and, for a scalar loss, adds up its gradient (each tree
+    edge weighted by ``d loss / d death = sign(death - eta)``); the backward only scales it.
+    For ``reduction="none"`` the backward weights the edges by the incoming per-branch
+    gradient (a compiled pass). Double backward goes through the torch ops.
     """
 
     @staticmethod

@@ -12,19 +12,20 @@ while taking their minimum, then the smallest index among the minimal keys. Keys
 the bits of the (non-negative) distances, whose integer order is the float order, so both
 reductions are integer SIMD min. Wide points are stored row-major and four are measured at
 once; narrow ones (COREL's branches are 10 wide) are stored coordinate-major and up to eight
-coordinates are summed per pass. Every point's distance goes through the same vectorised code
-whatever its position (arrays padded, no remainder loops, no fused multiply-adds), so equal
-distances are bit-equal and the tree does not depend on how points were moved or split.
+coordinates are summed per pass. Every wide point's distance goes through the same four-row
+block whatever its position (rows padded to whole blocks, no fused multiply-adds), so it does
+not depend on how points were moved or split; narrow clouds are never split, so their layout,
+and with it their rounding, depends on the input alone.
 
 Threads. Several branches: a numba parallel loop over them (one thread runs the same compiled
 loop, and so does a single cloud on one thread). One wide cloud (> 32 coordinates): split,
-each thread owning a share of the points; after every step the
-threads swap their best candidates through a spin barrier (two cache-line transfers, well under
-a microsecond, where a parallel region per step costs several). The split runs on the caller
-plus ``numba.get_num_threads() - 1`` helpers from a private pool, all in nogil compiled code.
-Whether threads pay depends on the moment (torch's OpenMP threads spin for milliseconds after
-each parallel op and take the cores), so :class:`_ThreadPlanner` times both and keeps the
-faster per batch shape.
+each thread owning a share of the points; after every step the threads swap their best
+candidates through a spin barrier (two cache-line transfers, well under a microsecond, where
+a parallel region per step costs several). The split is one numba parallel loop whose
+iterations join the run as they start (:func:`_join_split`); under OpenMP they run on the
+threads torch uses too (numba and torch share libgomp's pool). Whether threads pay depends on
+the moment (a busy machine, torch's threads), so :class:`_ThreadPlanner` times both and keeps
+the faster per batch shape.
 
 Ties are broken deterministically, the same way for any number of threads: the next vertex is
 the one with the smallest key and, among equal keys, the smallest index; a vertex's parent is
@@ -58,9 +59,10 @@ _NARROW_WIDTH = 32
 _THREADED_MIN_WORK = 100_000  # coordinate operations, B^2 / 2 * d
 # Splitting one cloud costs a barrier per Prim step (~0.3 us), paid back from about this size.
 _SPLIT_MIN_POINTS = 512
-# Coordinate-major points are processed in whole multiples of this many: at least what one
-# iteration of LLVM's vectorised loop takes (vector width x interleave, up to 16 x 4).
-_LANES = 64
+# Free points are processed in whole multiples of this many (the arrays are padded): the
+# row-major kernel measures four rows at a time; eight fill a float32 AVX register in the
+# coordinate-major one. More padding wastes work on small clouds (64: +15% at B = 100).
+_LANES = 8
 # Spin-barrier flags sit 128 bytes apart so that threads never share a cache line.
 _FLAG_STRIDE = 16
 # Spins between yields while waiting: keeps waiting cheap on an oversubscribed machine.
@@ -91,9 +93,8 @@ def _combine(metric, acc, term):
 
 @nb.njit(inline="always", fastmath=_FASTMATH)
 def _whole_lanes(n_free):
-    # Trip count rounded up to whole multiples of _LANES points (the arrays are padded): the
-    # vectorised loop body then handles every point and its scalar remainder loop, which may
-    # round a sum differently, never runs (see _row_distances).
+    # Trip count rounded up to whole multiples of _LANES points (the arrays are padded): every
+    # row-major point is measured in a whole four-row block (see _row_distances).
     return (n_free + _LANES - 1) // _LANES * _LANES
 
 
@@ -360,35 +361,9 @@ def _sorted_by_length(raw_edges, raw_lengths, edges, lengths):
         lengths[t] = raw_lengths[order[t]]
 
 
-@nb.njit(inline="always")
-def _finish_branch(metric, x, k, width, raw_edges, raw_lengths, edges, lengths, eta, weight,
-                   losses, slopes, grad):
-    """Sort branch ``k``'s tree by length; with ``eta > 0`` also its connectivity loss.
-
-    The loss ``sum |eta - death|`` over the non-zero deaths goes to ``losses[k]``, each
-    death's weighted derivative ``weight * sign(death - eta)`` to ``slopes[k]`` (0 at
-    ``death == eta``, as torch's ``abs``, and for zero-length bars, which do not count); if
-    ``grad`` is not empty, the gradient of the weighted loss w.r.t. the branch's coordinates
-    is added to it.
-    """
-    _sorted_by_length(raw_edges[k], raw_lengths[k], edges[k], lengths[k])
-    if eta > 0:
-        loss = 0.0
-        for e in range(lengths.shape[1]):
-            death = lengths[k, e]
-            if death > 0:
-                loss += abs(eta - death)
-                slopes[k, e] = weight * ((death > eta) - (death < eta))
-            else:
-                slopes[k, e] = 0.0
-        losses[k] = loss
-        if grad.shape[0] > 0:
-            _branch_edge_gradient(metric, x, k * width, width, edges[k], slopes[k], grad)
-
-
 @nb.njit(cache=True, nogil=True, parallel=True, fastmath=_FASTMATH)
-def _branch_msts(metric, x, n_branches, slots, slot_points, flags, raw_edges,
-                 raw_lengths, edges, lengths, eta, weight, losses, slopes, grad):
+def _branch_msts(metric, x, n_branches, slots, slot_points, flags, raw_edges, raw_lengths,
+                 edges, lengths):
     # Branches are independent: a numba parallel loop (a few microseconds to start). One
     # thread runs this same compiled loop too. The split of one cloud (_split_mst) is other
     # compiled code, but every distance is computed by the same expression in a loop with no
@@ -397,13 +372,12 @@ def _branch_msts(metric, x, n_branches, slots, slot_points, flags, raw_edges,
     for k in nb.prange(n_branches):
         _prim(metric, x, k * width, (k + 1) * width, 0, 1, slots, slot_points, flags,
               raw_edges[k], raw_lengths[k])
-        _finish_branch(metric, x, k, width, raw_edges, raw_lengths, edges, lengths, eta,
-                       weight, losses, slopes, grad)
+        _sorted_by_length(raw_edges[k], raw_lengths[k], edges[k], lengths[k])
 
 
 @nb.njit(cache=True, nogil=True, parallel=True, fastmath=_FASTMATH)
-def _split_mst(metric, x, n_workers, slots, slot_points, flags, raw_edges,
-               raw_lengths, edges, lengths, eta, weight, losses, slopes, grad):
+def _split_mst(metric, x, n_workers, slots, slot_points, flags, raw_edges, raw_lengths, edges,
+               lengths):
     # One cloud shared by the threads of a parallel loop, which meet at a spin barrier every
     # Prim step (one parallel region for the whole tree). Under OpenMP these are the threads
     # torch uses too (numba and torch share libgomp's pool), so the split runs on the threads
@@ -413,8 +387,7 @@ def _split_mst(metric, x, n_workers, slots, slot_points, flags, raw_edges,
         if role < n_joined:
             _prim(metric, x, 0, x.shape[1], role, n_joined, slots, slot_points, flags,
                   raw_edges[0], raw_lengths[0])
-    _finish_branch(metric, x, 0, x.shape[1], raw_edges, raw_lengths, edges, lengths, eta,
-                   weight, losses, slopes, grad)
+    _sorted_by_length(raw_edges[0], raw_lengths[0], edges[0], lengths[0])
 
 
 @nb.njit(cache=True)
@@ -504,6 +477,33 @@ def _edge_length_gradient(metric, points, edges, grad, out):
         _branch_edge_gradient(metric, points, k * width, width, edges[k], grad[k], out)
 
 
+@nb.njit(cache=True, nogil=True)
+def _connectivity_loss(metric, points, edges, deaths, eta, weight, losses, slopes, grad):
+    """COREL's loss on the trees, its slopes and (if ``grad`` is not empty) its gradient.
+
+    Per branch ``k``: ``losses[k]`` = sum of ``|eta - death|`` over the non-zero deaths;
+    ``slopes[k]`` = each death's weighted derivative ``weight * sign(death - eta)`` (0 at
+    ``death == eta``, as torch's ``abs``, and for zero-length bars, which do not count); the
+    gradient of ``weight * losses.sum()`` w.r.t. ``points`` is added to ``grad``. One compiled
+    function without fast-math after the tree kernels, whichever found the trees: the same
+    input gives the same bits for any number of threads.
+    """
+    n_branches, m = deaths.shape
+    width = points.shape[1] // n_branches
+    for k in range(n_branches):
+        loss = 0.0
+        for e in range(m):
+            death = deaths[k, e]
+            if death > 0:
+                loss += abs(eta - death)
+                slopes[k, e] = weight * ((death > eta) - (death < eta))
+            else:
+                slopes[k, e] = 0.0
+        losses[k] = loss
+        if grad.shape[0] > 0:
+            _branch_edge_gradient(metric, points, k * width, width, edges[k], slopes[k], grad)
+
+
 def _threaded_plan(n, width, n_branches):
     """How many threads a threaded run would use for this batch, or None if none is worth it."""
     n_threads = nb.get_num_threads()
@@ -577,7 +577,7 @@ def branch_mst_cpu(x, n_branches, metric, n_threads=None):
 
 def connectivity_loss_cpu(x, n_branches, metric, eta, weight=1.0, with_gradient=False,
                           n_threads=None):
-    """The trees of :func:`branch_mst_cpu` and COREL's loss on them, in the same compiled call.
+    """The trees of :func:`branch_mst_cpu` and COREL's loss on them (with its gradient).
 
     Returns ``edges``, ``lengths`` (as :func:`branch_mst_cpu`), ``losses`` (n_branches,)
     float64: per branch the sum of ``|eta - death|`` over the non-zero deaths; ``slopes``
@@ -615,7 +615,9 @@ def _run(x, n_branches, metric, n_threads, eta=0.0, weight=1.0, with_gradient=Fa
                            n_threads if single else n_branches))
     if single and width <= _NARROW_WIDTH:
         # Narrow clouds are not split: one 10-wide cloud of 1000 points takes 0.5 ms on one
-        # thread, and a barrier per step would eat most of what a second thread saves.
+        # thread, a barrier per step would eat most of what a second thread saves, and a
+        # point's rounding may depend on its position (vector body or remainder loop), which
+        # a split would change.
         n_workers = 1
     metric = METRIC_CODES[metric]
     edges = np.empty((n_branches, m, 2), dtype=np.int64)
@@ -625,25 +627,26 @@ def _run(x, n_branches, metric, n_threads, eta=0.0, weight=1.0, with_gradient=Fa
     slots = np.zeros((2, n_workers if single else 1, 2), dtype=np.int64)  # key bits, id
     slot_points = np.zeros((2, n_workers if single else 1, width if single else 0), x.dtype)
     flags = np.zeros((_FIRST_WORKER_FLAG + n_workers) * _FLAG_STRIDE, dtype=np.int64)
-    losses = np.zeros(n_branches if eta > 0 else 0)
-    slopes = np.empty((n_branches, m) if eta > 0 else (0, 0), dtype=x.dtype)
-    grad = np.zeros_like(x) if eta > 0 and with_gradient else np.zeros((0, 0), x.dtype)
-    arguments = (slots, slot_points, flags, raw_edges, raw_lengths, edges, lengths, eta,
-                 weight, losses, slopes, grad)
     previous = nb.get_num_threads()
     nb.set_num_threads(n_workers if loop_threads is None else loop_threads)
     try:
         if single and n_workers > 1:
-            _split_mst(metric, x, n_workers, *arguments)
+            _split_mst(metric, x, n_workers, slots, slot_points, flags, raw_edges, raw_lengths,
+                       edges, lengths)
         else:
             # One thread also goes through the parallel loop: numba compiles a parallel
             # loop's body so that the narrow kernel vectorises fully, a plain one not quite.
-            _branch_msts(metric, x, n_branches, *arguments)
+            _branch_msts(metric, x, n_branches, slots, slot_points, flags, raw_edges,
+                         raw_lengths, edges, lengths)
     finally:
         nb.set_num_threads(previous)
-    if eta > 0:
-        return edges, lengths, losses, slopes, grad if with_gradient else None
-    return edges, lengths, None, None, None
+    if eta == 0:
+        return edges, lengths, None, None, None
+    losses = np.empty(n_branches)
+    slopes = np.empty((n_branches, m), dtype=x.dtype)
+    grad = np.zeros_like(x) if with_gradient else np.zeros((0, 0), x.dtype)
+    _connectivity_loss(metric, x, edges, lengths, eta, weight, losses, slopes, grad)
+    return edges, lengths, losses, slopes, grad if with_gradient else None
 
 
 def matrix_mst_cpu(dist):
