@@ -52,8 +52,8 @@ class _CpuConnectivityLoss(torch.autograd.Function):
         ctx.save_for_backward(z)
         if reduction == "none":
             return torch.from_numpy(per_branch).to(z.dtype)
-        total = per_branch.mean() if reduction == "mean" else per_branch.sum()
-        return torch.tensor(total, dtype=z.dtype)
+        total = per_branch.sum()
+        return torch.tensor(total / n_branches if reduction == "mean" else total, dtype=z.dtype)
 
     @staticmethod
     def backward(ctx, grad_loss):

@@ -87,7 +87,9 @@ _warned_cuda_fallback = False
 
 def _kernel_array(points):
     """``points`` as a numpy array the CPU kernels take (float32 or float64); no copy if it can."""
-    array = points.detach().to("cpu", copy=False)
+    array = points.detach()
+    if array.device.type != "cpu":
+        array = array.cpu()
     if array.dtype not in (torch.float32, torch.float64):
         array = array.float()
     return array.numpy()

@@ -363,16 +363,20 @@ def _sorted_by_length(raw_edges, raw_lengths, edges, lengths):
 
 @nb.njit(cache=True, nogil=True, parallel=True, fastmath=_FASTMATH)
 def _branch_msts(metric, x, n_branches, slots, slot_points, flags, raw_edges, raw_lengths,
-                 edges, lengths):
+                 edges, lengths, eta, weight, losses, slopes, grad):
     # Branches are independent: a numba parallel loop (a few microseconds to start). One
     # thread runs this same compiled loop too. The split of one cloud (_split_mst) is other
     # compiled code, but every distance is computed by the same expression in a loop with no
-    # remainder and no fused multiply-add, so it rounds the same (tested).
+    # remainder and no fused multiply-add, so it rounds the same (tested). With eta > 0 and
+    # several branches, each branch's loss (and gradient) is computed in the loop too.
     width = x.shape[1] // n_branches
     for k in nb.prange(n_branches):
         _prim(metric, x, k * width, (k + 1) * width, 0, 1, slots, slot_points, flags,
               raw_edges[k], raw_lengths[k])
         _sorted_by_length(raw_edges[k], raw_lengths[k], edges[k], lengths[k])
+        if eta > 0 and n_branches > 1:
+            losses[k] = _branch_loss(metric, x, k * width, width, edges[k], lengths[k], eta,
+                                     weight, slopes[k], grad)
 
 
 @nb.njit(cache=True, nogil=True, parallel=True, fastmath=_FASTMATH)
@@ -478,35 +482,40 @@ def _edge_length_gradient(metric, points, edges, grad, out):
 
 
 @nb.njit(cache=True, nogil=True)
-def _connectivity_loss(metric, points, edges, deaths, eta, weight, losses, slopes, grad):
-    """COREL's loss on the trees, its slopes and (if ``grad`` is not empty) its gradient.
+def _branch_loss(metric, points, first, width, edges, deaths, eta, weight, slopes, grad):
+    """COREL's loss on one branch's tree, its slopes and (if ``grad`` is not empty) gradient.
 
-    Per branch ``k``: ``losses[k]`` = sum of ``|eta - death|`` over the non-zero deaths;
-    ``slopes[k]`` = each death's weighted derivative ``weight * sign(death - eta)`` (0 at
-    ``death == eta``, as torch's ``abs``, and for zero-length bars, which do not count); the
-    gradient of ``weight * losses.sum()`` w.r.t. ``points`` is added to ``grad``. One compiled
-    function without fast-math after the tree kernels, whichever found the trees: the same
-    input gives the same bits for any number of threads.
+    The branch is ``points[:, first:first + width]``. Returns the sum of ``|eta - death|``
+    over the non-zero deaths; ``slopes`` gets each death's weighted derivative
+    ``weight * sign(death - eta)`` (0 at ``death == eta``, as torch's ``abs``, and for
+    zero-length bars, which do not count); the gradient of ``weight * loss`` w.r.t. the
+    branch's coordinates is added to ``grad``. Compiled on its own without fast-math, and for a
+    given batch shape always called from the same place (the branch loop for several branches,
+    :func:`_single_cloud_loss` for one), so the same input gives the same bits for any number
+    of threads.
     """
-    n_branches, m = deaths.shape
-    width = points.shape[1] // n_branches
-    for k in range(n_branches):
-        loss = 0.0
-        for e in range(m):
-            death = deaths[k, e]
-            if death > 0:
-                loss += abs(eta - death)
-                slopes[k, e] = weight * ((death > eta) - (death < eta))
-            else:
-                slopes[k, e] = 0.0
-        losses[k] = loss
-        if grad.shape[0] > 0:
-            _branch_edge_gradient(metric, points, k * width, width, edges[k], slopes[k], grad)
+    loss = 0.0
+    for e in range(deaths.shape[0]):
+        death = deaths[e]
+        if death > 0:
+            loss += abs(eta - death)
+            slopes[e] = weight * ((death > eta) - (death < eta))
+        else:
+            slopes[e] = 0.0
+    if grad.shape[0] > 0:
+        _branch_edge_gradient(metric, points, first, width, edges, slopes, grad)
+    return loss
 
 
-def _threaded_plan(n, width, n_branches):
-    """How many threads a threaded run would use for this batch, or None if none is worth it."""
-    n_threads = nb.get_num_threads()
+@nb.njit(cache=True, nogil=True)
+def _single_cloud_loss(metric, points, edges, deaths, eta, weight, losses, slopes, grad):
+    # One cloud: after whichever kernel (split or not) found its tree.
+    losses[0] = _branch_loss(metric, points, 0, points.shape[1], edges[0], deaths[0], eta,
+                             weight, slopes[0], grad)
+
+
+def _threaded_plan(n, width, n_branches, n_threads):
+    """How many of ``n_threads`` a threaded run would use, or None if none is worth it."""
     if n_threads == 1:
         return None
     if n_branches == 1:
@@ -595,8 +604,9 @@ def _planned_run(x, n_branches, metric, n_threads, eta=0.0, weight=1.0, with_gra
     width = dim // n_branches
     if n_threads is not None:
         return _run(x, n_branches, metric, int(n_threads), eta, weight, with_gradient)
-    shape = (n, width, n_branches, x.dtype.str, metric, nb.get_num_threads())
-    choice = _planner.choose(shape, _threaded_plan(n, width, n_branches))
+    n_threads = nb.get_num_threads()
+    shape = (n, width, n_branches, x.dtype.str, metric, n_threads)
+    choice = _planner.choose(shape, _threaded_plan(n, width, n_branches, n_threads))
     start = time.perf_counter()
     result = _run(x, n_branches, metric, choice, eta, weight, with_gradient)
     _planner.record(shape, choice, time.perf_counter() - start)
@@ -627,8 +637,14 @@ def _run(x, n_branches, metric, n_threads, eta=0.0, weight=1.0, with_gradient=Fa
     slots = np.zeros((2, n_workers if single else 1, 2), dtype=np.int64)  # key bits, id
     slot_points = np.zeros((2, n_workers if single else 1, width if single else 0), x.dtype)
     flags = np.zeros((_FIRST_WORKER_FLAG + n_workers) * _FLAG_STRIDE, dtype=np.int64)
+    with_loss = eta > 0
+    losses = np.empty(n_branches if with_loss else 0)
+    slopes = np.empty((n_branches, m) if with_loss else (0, 0), dtype=x.dtype)
+    grad = np.zeros_like(x) if with_loss and with_gradient else np.zeros((0, 0), x.dtype)
+    loop_threads = n_workers if loop_threads is None else loop_threads
     previous = nb.get_num_threads()
-    nb.set_num_threads(n_workers if loop_threads is None else loop_threads)
+    if loop_threads != previous:
+        nb.set_num_threads(loop_threads)
     try:
         if single and n_workers > 1:
             _split_mst(metric, x, n_workers, slots, slot_points, flags, raw_edges, raw_lengths,
@@ -637,15 +653,14 @@ def _run(x, n_branches, metric, n_threads, eta=0.0, weight=1.0, with_gradient=Fa
             # One thread also goes through the parallel loop: numba compiles a parallel
             # loop's body so that the narrow kernel vectorises fully, a plain one not quite.
             _branch_msts(metric, x, n_branches, slots, slot_points, flags, raw_edges,
-                         raw_lengths, edges, lengths)
+                         raw_lengths, edges, lengths, eta, weight, losses, slopes, grad)
     finally:
-        nb.set_num_threads(previous)
-    if eta == 0:
+        if loop_threads != previous:
+            nb.set_num_threads(previous)
+    if not with_loss:
         return edges, lengths, None, None, None
-    losses = np.empty(n_branches)
-    slopes = np.empty((n_branches, m), dtype=x.dtype)
-    grad = np.zeros_like(x) if with_gradient else np.zeros((0, 0), x.dtype)
-    _connectivity_loss(metric, x, edges, lengths, eta, weight, losses, slopes, grad)
+    if single:
+        _single_cloud_loss(metric, x, edges, lengths, eta, weight, losses, slopes, grad)
     return edges, lengths, losses, slopes, grad if with_gradient else None
 
 
