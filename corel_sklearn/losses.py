@@ -107,8 +107,8 @@ def connectivity_loss(z, eta=2.0, n_branches=1, metric="l1", reduction="mean"):
     >>> from corel_sklearn.losses import connectivity_loss
     >>> z = torch.tensor([[0.0], [2.0], [5.0]], requires_grad=True)
     >>> loss = connectivity_loss(z, eta=2.0)  # deaths 2 and 3: |2-2| + |2-3|
-    >>> loss
-    tensor(1., grad_fn=<MeanBackward0>)
+    >>> loss.item()
+    1.0
     >>> loss.backward()
     >>> z.grad.ravel()
     tensor([ 0., -1.,  1.])
