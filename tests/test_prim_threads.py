@@ -4,6 +4,7 @@ The split of one cloud over threads (a spin barrier per Prim step), the parallel
 branches and the timing-based thread planner must never change a result, only the speed.
 """
 
+import os
 import threading
 
 import numpy as np
@@ -12,6 +13,7 @@ import torch
 from ripser import ripser
 from scipy.spatial.distance import cdist
 
+from corel_sklearn.losses import connectivity_loss
 from corel_sklearn.pershom import branch_death_times, edge_lengths
 from corel_sklearn.pershom._prim_cpu import (
     _SPLIT_MIN_POINTS,
@@ -116,6 +118,37 @@ def test_split_run_finishes_when_its_workers_run_in_turn():
     in_turn_edges, in_turn_lengths, _, _, _ = _run(x, 1, "l1", n_threads=2, loop_threads=1)
     np.testing.assert_array_equal(in_turn_edges, edges)
     np.testing.assert_array_equal(in_turn_lengths, lengths)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.parametrize(("n", "n_branches", "width"), [(100, 16, 10), (_SPLIT_MIN_POINTS, 1, 40)])
+def test_forked_child_computes_the_loss(n, n_branches, width):
+    """GNU OpenMP is not fork-safe and numba terminates a forked child that starts a parallel
+    region after its parent did; in a forked child the kernels run without one."""
+    z = torch.tensor(cloud(np.random.default_rng(4), n, n_branches * width, "gaussian",
+                           np.float64), requires_grad=True)
+    expected = connectivity_loss(z, 2.0, n_branches)  # the parent runs the parallel kernels
+    expected.backward()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report the loss and gradient sum, whatever happens
+        status = 1
+        try:
+            z.grad = None
+            loss = connectivity_loss(z, 2.0, n_branches)
+            loss.backward()
+            os.write(write_end, f"{loss.item()!r} {z.grad.abs().sum().item()!r}".encode())
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        message = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, f"child ended with {status}: {message!r}"
+    loss, grad_sum = map(float, message.split())
+    np.testing.assert_allclose(loss, expected.item(), rtol=1e-12)
+    np.testing.assert_allclose(grad_sum, z.grad.abs().sum().item(), rtol=1e-12)
 
 
 def test_planner_times_both_choices_then_keeps_the_faster():

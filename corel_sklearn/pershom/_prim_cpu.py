@@ -32,6 +32,7 @@ the one with the smallest key and, among equal keys, the smallest index; a verte
 the first tree vertex that reached its key.
 """
 
+import os
 import time
 
 import numba as nb
@@ -361,6 +362,18 @@ def _sorted_by_length(raw_edges, raw_lengths, edges, lengths):
         lengths[t] = raw_lengths[order[t]]
 
 
+@nb.njit(inline="always", fastmath=_FASTMATH)
+def _branch_tree(metric, x, k, n_branches, slots, slot_points, flags, raw_edges, raw_lengths,
+                 edges, lengths, eta, weight, losses, slopes, grad):
+    width = x.shape[1] // n_branches
+    _prim(metric, x, k * width, (k + 1) * width, 0, 1, slots, slot_points, flags,
+          raw_edges[k], raw_lengths[k])
+    _sorted_by_length(raw_edges[k], raw_lengths[k], edges[k], lengths[k])
+    if eta > 0 and n_branches > 1:
+        losses[k] = _branch_loss(metric, x, k * width, width, edges[k], lengths[k], eta,
+                                 weight, slopes[k], grad)
+
+
 @nb.njit(cache=True, nogil=True, parallel=True, fastmath=_FASTMATH)
 def _branch_msts(metric, x, n_branches, slots, slot_points, flags, raw_edges, raw_lengths,
                  edges, lengths, eta, weight, losses, slopes, grad):
@@ -369,14 +382,9 @@ def _branch_msts(metric, x, n_branches, slots, slot_points, flags, raw_edges, ra
     # compiled code, but every distance is computed by the same expression in a loop with no
     # remainder and no fused multiply-add, so it rounds the same (tested). With eta > 0 and
     # several branches, each branch's loss (and gradient) is computed in the loop too.
-    width = x.shape[1] // n_branches
     for k in nb.prange(n_branches):
-        _prim(metric, x, k * width, (k + 1) * width, 0, 1, slots, slot_points, flags,
-              raw_edges[k], raw_lengths[k])
-        _sorted_by_length(raw_edges[k], raw_lengths[k], edges[k], lengths[k])
-        if eta > 0 and n_branches > 1:
-            losses[k] = _branch_loss(metric, x, k * width, width, edges[k], lengths[k], eta,
-                                     weight, slopes[k], grad)
+        _branch_tree(metric, x, k, n_branches, slots, slot_points, flags, raw_edges,
+                     raw_lengths, edges, lengths, eta, weight, losses, slopes, grad)
 
 
 @nb.njit(cache=True, nogil=True, parallel=True, fastmath=_FASTMATH)
@@ -392,6 +400,28 @@ def _split_mst(metric, x, n_workers, slots, slot_points, flags, raw_edges, raw_l
             _prim(metric, x, 0, x.shape[1], role, n_joined, slots, slot_points, flags,
                   raw_edges[0], raw_lengths[0])
     _sorted_by_length(raw_edges[0], raw_lengths[0], edges[0], lengths[0])
+
+
+# The branch loop without a parallel region, for forked children: numba's OpenMP layer
+# terminates a forked child that starts a parallel region when its parent had one (GNU
+# OpenMP is not fork-safe). Its loops may round the last bit differently.
+@nb.njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def _branch_msts_serial(metric, x, n_branches, slots, slot_points, flags, raw_edges,
+                        raw_lengths, edges, lengths, eta, weight, losses, slopes, grad):
+    for k in range(n_branches):
+        _branch_tree(metric, x, k, n_branches, slots, slot_points, flags, raw_edges,
+                     raw_lengths, edges, lengths, eta, weight, losses, slopes, grad)
+
+_in_forked_child = False
+
+
+def _note_fork():
+    global _in_forked_child
+    _in_forked_child = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_note_fork)
 
 
 @nb.njit(cache=True)
@@ -623,6 +653,8 @@ def _run(x, n_branches, metric, n_threads, eta=0.0, weight=1.0, with_gradient=Fa
     single = n_branches == 1  # one cloud: split it; several: spread the branches
     n_workers = max(1, min(n_threads, nb.config.NUMBA_NUM_THREADS,
                            n_threads if single else n_branches))
+    if _in_forked_child:
+        n_workers = 1
     if single and width <= _NARROW_WIDTH:
         # Narrow clouds are not split: one 10-wide cloud of 1000 points takes 0.5 ms on one
         # thread, a barrier per step would eat most of what a second thread saves, and a
@@ -641,6 +673,11 @@ def _run(x, n_branches, metric, n_threads, eta=0.0, weight=1.0, with_gradient=Fa
     losses = np.empty(n_branches if with_loss else 0)
     slopes = np.empty((n_branches, m) if with_loss else (0, 0), dtype=x.dtype)
     grad = np.zeros_like(x) if with_loss and with_gradient else np.zeros((0, 0), x.dtype)
+    if _in_forked_child:
+        _branch_msts_serial(metric, x, n_branches, slots, slot_points, flags, raw_edges,
+                            raw_lengths, edges, lengths, eta, weight, losses, slopes, grad)
+        return _with_single_cloud_loss(metric, x, edges, lengths, eta, weight, losses, slopes,
+                                       grad, with_gradient)
     loop_threads = n_workers if loop_threads is None else loop_threads
     previous = nb.get_num_threads()
     if loop_threads != previous:
@@ -657,9 +694,16 @@ def _run(x, n_branches, metric, n_threads, eta=0.0, weight=1.0, with_gradient=Fa
     finally:
         if loop_threads != previous:
             nb.set_num_threads(previous)
-    if not with_loss:
+    return _with_single_cloud_loss(metric, x, edges, lengths, eta, weight, losses, slopes, grad,
+                                   with_gradient)
+
+
+def _with_single_cloud_loss(metric, x, edges, lengths, eta, weight, losses, slopes, grad,
+                            with_gradient):
+    # The branch loop computed the losses of several branches; one cloud's comes after it.
+    if eta == 0:
         return edges, lengths, None, None, None
-    if single:
+    if edges.shape[0] == 1:
         _single_cloud_loss(metric, x, edges, lengths, eta, weight, losses, slopes, grad)
     return edges, lengths, losses, slopes, grad if with_gradient else None
 
