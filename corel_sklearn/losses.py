@@ -2,14 +2,8 @@
 
 import torch
 
-from corel_sklearn._validation import check_n_branches
 from corel_sklearn.pershom import branch_death_times, edge_lengths
-from corel_sklearn.pershom._persistence import (
-    _check_metric,
-    _check_points,
-    _kernel_array,
-    cpu_msts,
-)
+from corel_sklearn.pershom._persistence import _kernel_array, check_branch_args, cpu_msts
 from corel_sklearn.pershom._prim_cpu import edge_length_gradient_cpu
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -119,9 +113,7 @@ def connectivity_loss(z, eta=2.0, n_branches=1, metric="l1", reduction="mean"):
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}.")
     if isinstance(z, torch.Tensor) and z.device.type == "cpu":
-        _check_points(z, "z", check_finite=False)  # the kernel checks finiteness
-        _check_metric(metric)
-        check_n_branches(n_branches, z.shape[1])
+        check_branch_args(z, "z", n_branches, metric)
         return _CpuConnectivityLoss.apply(z, eta, n_branches, metric, reduction)
     death_times, _ = branch_death_times(z, n_branches, metric)
     return _reduce(_per_branch_loss(death_times, eta), reduction)

@@ -64,6 +64,14 @@ def _check_metric(metric):
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}.")
 
 
+def check_branch_args(points, name, n_branches, metric):
+    """Checks of a batch of branched codes; finiteness is checked later, where it costs nothing
+    (on the CPU, on the array the kernel reads)."""
+    _check_points(points, name, check_finite=False)
+    _check_metric(metric)
+    check_n_branches(n_branches, points.shape[1])
+
+
 def _check_filtration_args(max_dimension, max_ball_diameter):
     if isinstance(max_dimension, bool) or not isinstance(max_dimension, (int, np.integer)):
         raise TypeError(f"max_dimension must be an int, got {max_dimension!r}.")
@@ -229,9 +237,7 @@ def branch_death_times(points, n_branches=1, metric="l1"):
     tensor([[1., 2.],
             [0., 5.]])
     """
-    _check_points(points, "points", check_finite=False)  # checked where it costs nothing
-    _check_metric(metric)
-    check_n_branches(n_branches, points.shape[1])
+    check_branch_args(points, "points", n_branches, metric)
     if points.device.type == "cpu":
         return _CpuBranchDeathTimes.apply(points, n_branches, metric)
     edges = _cuda_mst_edges(points, n_branches, metric)

@@ -558,12 +558,12 @@ def _threaded_plan(n, width, n_branches, n_threads):
 class _ThreadPlanner:
     """Chooses one thread or several for each batch shape by timing both (as FFTW plans).
 
-    Whether threads pay depends on the machine, not only on the shape: right after a parallel
-    torch op, torch's OpenMP threads keep spinning on the other cores for milliseconds, and a
-    kernel that synchronises every Prim step with a thread sharing a core with them runs
-    slower than one thread alone. So each shape is timed both ways (a few runs each), the
-    faster is used, and the other is re-timed every ``recheck_every`` calls in case conditions
-    changed. The results do not depend on the choice (tested), only the speed does.
+    Whether threads pay depends on the moment, not only on the shape: on a busy machine (other
+    processes, torch's own work) a kernel that synchronises every Prim step with a thread that
+    has to wait for a core runs slower than one thread alone. So each shape is timed both ways
+    (a few runs each), the faster is used, and the other is re-timed every ``recheck_every``
+    calls in case conditions changed. The results do not depend on the choice (tested), only
+    the speed does.
     """
 
     samples = 3
