@@ -5,11 +5,11 @@ from numbers import Integral, Real
 import numba
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, OutlierMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.base import BaseEstimator, OutlierMixin
+from sklearn.utils.validation import check_is_fitted
 
 from corel_sklearn._device import resolve_device
+from corel_sklearn._sklearn_compat import Interval, StrOptions, _fit_context, validate_data
 from corel_sklearn.ball_counting import (
     AGGREGATIONS,
     METRICS,

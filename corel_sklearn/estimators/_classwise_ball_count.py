@@ -1,10 +1,10 @@
 """ClasswiseBallCount: one BallCountOneClass per class, all scored in one pass over the anchors."""
 
 import numpy as np
-from sklearn.base import _fit_context
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from corel_sklearn._sklearn_compat import _fit_context
 from corel_sklearn.ball_counting import ball_counts, leave_one_out_ball_counts
 from corel_sklearn.estimators._ball_count import _BallCounter, _labels, auto_offset
 

@@ -7,17 +7,18 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import (
-    _check_feature_names_in,
-    check_array,
-    check_is_fitted,
-    validate_data,
-)
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from corel_sklearn._device import loadable_device, resolve_device
+from corel_sklearn._sklearn_compat import (
+    Interval,
+    StrOptions,
+    _check_feature_names_in,
+    _fit_context,
+    validate_data,
+)
 from corel_sklearn.losses import connectivity_loss
 from corel_sklearn.networks import Autoencoder, ConvAutoencoder, MLPAutoencoder
 from corel_sklearn.pershom import branch_death_times

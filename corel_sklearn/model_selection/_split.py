@@ -3,8 +3,8 @@
 import numpy as np
 from sklearn.model_selection import BaseCrossValidator, KFold
 from sklearn.utils import indexable
-from sklearn.utils.validation import _num_samples
 
+from corel_sklearn._sklearn_compat import _num_samples
 from corel_sklearn.model_selection._labels import inlier_mask
 
 
