@@ -5,13 +5,19 @@ from corel_sklearn.model_selection._labels import (
     detect_label_convention,
     inlier_mask,
 )
-from corel_sklearn.model_selection._scorer import make_anomaly_scorer
+from corel_sklearn.model_selection._scorer import (
+    anomaly_scores,
+    is_pyod_detector,
+    make_anomaly_scorer,
+)
 from corel_sklearn.model_selection._split import OneClassKFold
 
 __all__ = [
     "LABEL_CONVENTIONS",
     "OneClassKFold",
+    "anomaly_scores",
     "detect_label_convention",
     "inlier_mask",
+    "is_pyod_detector",
     "make_anomaly_scorer",
 ]

@@ -7,6 +7,73 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from corel_sklearn.model_selection._labels import inlier_mask
 
 _METRICS = {"roc_auc": roc_auc_score, "average_precision": average_precision_score}
+# What a higher ``decision_function`` means under each convention of ``predict``'s labels.
+_HIGHER_MEANS = {"pyod": "anomaly", "sklearn": "inlier"}
+
+
+def is_pyod_detector(estimator):
+    """Whether ``estimator`` (or the last step of a pipeline) follows PyOD's conventions.
+
+    True for subclasses of ``pyod.models.base.BaseDetector`` (when pyod is importable) and for
+    fitted estimators carrying PyOD's ``decision_scores_`` and ``threshold_``: their
+    ``decision_function`` is higher for more abnormal samples and ``predict`` returns
+    0 (normal) / 1 (anomaly).
+
+    Parameters
+    ----------
+    estimator : estimator instance
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> from sklearn.ensemble import IsolationForest
+    >>> from corel_sklearn.model_selection import is_pyod_detector
+    >>> is_pyod_detector(IsolationForest())
+    False
+    """
+    final = _final_step(estimator)
+    try:
+        from pyod.models.base import BaseDetector
+    except ImportError:  # pyod is optional: fall back on its fitted attributes
+        pass
+    else:
+        if isinstance(final, BaseDetector):
+            return True
+    return hasattr(final, "decision_scores_") and hasattr(final, "threshold_")
+
+
+def _final_step(estimator):
+    # Pipelines (and anything else exposing ``steps``) score with their last step.
+    while hasattr(estimator, "steps") and estimator.steps:
+        estimator = estimator.steps[-1][1]
+    return estimator
+
+
+def _declared_convention(estimator):
+    """"pyod", "sklearn" or None: the convention the estimator's type declares."""
+    if is_pyod_detector(estimator):
+        return "pyod"  # PyOD 2.x/3.x detectors also carry scikit-learn's outlier tag
+    if is_outlier_detector(estimator):
+        return "sklearn"
+    return None
+
+
+def _predicted_convention(labels):
+    """"pyod", "sklearn" or None (only 1s: all inliers or all anomalies?) from predict's labels."""
+    values = set(np.unique(labels).tolist())
+    if values <= {-1, 1} and -1 in values:
+        return "sklearn"
+    if values <= {0, 1} and 0 in values:
+        return "pyod"
+    if values == {1}:
+        return None
+    raise ValueError(
+        f"predict returned the labels {sorted(values)[:10]}: neither scikit-learn's "
+        "+1 inlier / -1 outlier nor PyOD's 0 normal / 1 anomaly."
+    )
 
 
 class AnomalyScorer:
@@ -31,36 +98,142 @@ class AnomalyScorer:
                 f"y_true holds only {kind}; {self.metric} needs both inliers and anomalies "
                 "(with cross-validation, OneClassKFold puts both in every test fold)."
             )
-        anomaly_score = self._anomaly_scores(estimator, X, **kwargs)
+        anomaly_score = anomaly_scores(estimator, X, higher_score=self.higher_score, **kwargs)
         if self.positive == "anomaly":
             return float(_METRICS[self.metric](is_anomaly, anomaly_score))
         return float(_METRICS[self.metric](~is_anomaly, -anomaly_score))
 
-    def _anomaly_scores(self, estimator, X, **kwargs):
-        higher = self.higher_score
-        if higher == "auto":
-            if not is_outlier_detector(estimator):
-                raise ValueError(
-                    f"Cannot tell whether higher scores of {type(estimator).__name__} mean "
-                    "inlier or anomaly: it is not a scikit-learn outlier detector. Pass "
-                    "higher_score='inlier' (scikit-learn's convention) or 'anomaly' (PyOD's "
-                    "decision_function)."
-                )
-            higher = "inlier"
-        for method in ("decision_function", "score_samples"):
-            if hasattr(estimator, method):
-                scores = np.asarray(getattr(estimator, method)(X, **kwargs), dtype=np.float64)
-                break
-        else:
+
+def anomaly_scores(estimator, X, *, higher_score="auto", **kwargs):
+    """Scores of a fitted detector on ``X`` oriented so that higher means more abnormal.
+
+    The direction is never guessed. With ``higher_score="auto"`` it is read from what the
+    estimator does: ``predict(X)`` returning 0/1 labels is PyOD's convention
+    (``decision_function`` higher = more abnormal), -1/+1 labels scikit-learn's (higher = more
+    normal). When ``predict`` returns only 1s (all inliers under one convention, all
+    anomalies under the other), the estimator's type decides: a PyOD detector (see
+    :func:`is_pyod_detector`) or a scikit-learn outlier detector; anything else raises. The
+    direction is then checked against ``predict``: the samples it flags must score as more
+    abnormal, on average, than those it keeps, or the call raises.
+
+    Parameters
+    ----------
+    estimator : fitted estimator
+        With ``decision_function`` (or ``score_samples``, for scikit-learn's convention) and,
+        for ``higher_score="auto"``, ``predict``.
+    X : array-like of shape (n_samples, n_features)
+    higher_score : {"auto", "inlier", "anomaly"}, default="auto"
+        What a higher ``decision_function`` means. "auto" calls ``predict(X)`` once more (as
+        expensive as scoring); an explicit value skips that call, and is still refused when it
+        contradicts the estimator's type (e.g. "inlier" for a PyOD detector).
+    **kwargs
+        Passed to the scoring method.
+
+    Returns
+    -------
+    anomaly_score : ndarray of shape (n_samples,), float64
+
+    Raises
+    ------
+    ValueError
+        When the direction cannot be known or ``predict`` contradicts it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.ensemble import IsolationForest
+    >>> from corel_sklearn.model_selection import anomaly_scores
+    >>> X = np.r_[np.zeros((20, 1)), [[5.0]]] + np.arange(21)[:, None] * 0.01
+    >>> model = IsolationForest(contamination=0.05, random_state=0).fit(X)
+    >>> int(np.argmax(anomaly_scores(model, X)))  # the far point is the most abnormal
+    20
+    """
+    if higher_score not in ("auto", "inlier", "anomaly"):
+        raise ValueError(
+            f"higher_score must be 'auto', 'inlier' or 'anomaly', got {higher_score!r}."
+        )
+    name = type(_final_step(estimator)).__name__
+    declared = _declared_convention(estimator)
+    if higher_score == "auto":
+        labels = _predict_labels(estimator, X, name)
+        convention = _predicted_convention(labels) if labels is not None else None
+        if convention is None:
+            convention = declared
+        if convention is None:
             raise ValueError(
-                f"{type(estimator).__name__} has neither decision_function nor score_samples."
+                f"Cannot tell whether higher scores of {name} mean inlier or anomaly: it is "
+                "neither a scikit-learn outlier detector nor a PyOD detector, and its predict "
+                "did not tell (absent, or only 1s). Pass higher_score='inlier' (scikit-learn's "
+                "convention) or 'anomaly' (PyOD's decision_function)."
             )
-        if scores.ndim != 1:
+        if declared is not None and convention != declared:
             raise ValueError(
-                f"The estimator's {method} returned shape {scores.shape}; a one-class scorer "
-                "needs one score per sample."
+                f"{name} is a {_KIND[declared]}, but its predict returned "
+                f"{_KIND[convention]} labels; its scores cannot be oriented safely. Pass "
+                "higher_score='inlier' or 'anomaly' explicitly."
             )
-        return -scores if higher == "inlier" else scores
+        higher = _HIGHER_MEANS[convention]
+    else:
+        higher, labels = higher_score, None
+        if declared is not None and higher != _HIGHER_MEANS[declared]:
+            raise ValueError(
+                f"higher_score={higher_score!r} contradicts {name}, a {_KIND[declared]} whose "
+                f"decision_function is higher for the more {_HIGHER_MEANS[declared]}-like "
+                "samples; pass higher_score='auto'."
+            )
+    scores = _raw_scores(estimator, X, higher, name, **kwargs)
+    anomaly_score = -scores if higher == "inlier" else scores
+    if labels is not None:
+        _check_agreement(anomaly_score, labels, convention, name)
+    return anomaly_score
+
+
+_KIND = {"pyod": "PyOD detector (0 normal / 1 anomaly)",
+         "sklearn": "scikit-learn outlier detector (+1 inlier / -1 outlier)"}
+
+
+def _predict_labels(estimator, X, name):
+    if not hasattr(estimator, "predict"):
+        return None
+    labels = np.asarray(estimator.predict(X))
+    if labels.ndim != 1 or labels.dtype.kind not in "iuf":
+        raise ValueError(
+            f"{name}.predict returned shape {labels.shape}, dtype {labels.dtype}; an outlier "
+            "detector returns one numeric label per sample."
+        )
+    return labels
+
+
+def _raw_scores(estimator, X, higher, name, **kwargs):
+    # PyOD detectors score with decision_function only; scikit-learn's score_samples has the
+    # same direction as its decision_function, so either serves.
+    methods = ("decision_function",) if higher == "anomaly" else (
+        "decision_function", "score_samples")
+    for method in methods:
+        if hasattr(estimator, method):
+            scores = np.asarray(getattr(estimator, method)(X, **kwargs), dtype=np.float64)
+            break
+    else:
+        raise ValueError(f"{name} has no {' or '.join(methods)}.")
+    if scores.ndim != 1:
+        raise ValueError(
+            f"{name}.{method} returned shape {scores.shape}; a one-class scorer needs one "
+            "score per sample."
+        )
+    return scores
+
+
+def _check_agreement(anomaly_score, labels, convention, name):
+    """The samples predict flags must score as more abnormal than those it keeps."""
+    flagged = labels == (1 if convention == "pyod" else -1)
+    if flagged.all() or not flagged.any():
+        return
+    if anomaly_score[flagged].mean() < anomaly_score[~flagged].mean():
+        raise ValueError(
+            f"{name}'s predict and its scores disagree: under its {convention} convention the "
+            "samples it flags score as less abnormal than those it keeps. Refusing to report "
+            "an inverted metric; pass higher_score='inlier' or 'anomaly' explicitly."
+        )
 
 
 def make_anomaly_scorer(metric="roc_auc", *, label_convention="auto", higher_score="auto",
@@ -71,7 +244,9 @@ def make_anomaly_scorer(metric="roc_auc", *, label_convention="auto", higher_sco
     and ``cross_validate``) maps ``y_true`` to anomaly / inlier once, with
     :func:`inlier_mask` (+1 inlier / -1 outlier of scikit-learn, or 0 normal / 1 anomaly of
     PyOD/ADBench, detected; anything else, booleans or all-ones labels raise), and orients the
-    estimator's scores explicitly, so it never returns ``1 - AUROC`` silently.
+    estimator's scores with :func:`anomaly_scores`, which reads the direction from what the
+    estimator's ``predict`` returns and raises where it cannot know. It never returns
+    ``1 - AUROC``.
 
     Parameters
     ----------
@@ -81,9 +256,10 @@ def make_anomaly_scorer(metric="roc_auc", *, label_convention="auto", higher_sco
     label_convention : {"auto", "sklearn", "pyod"}, default="auto"
         How to read ``y_true``.
     higher_score : {"auto", "inlier", "anomaly"}, default="auto"
-        What a higher ``decision_function`` (or ``score_samples``) means. "auto": "inlier" for
-        scikit-learn outlier detectors (including pipelines ending in one), an error for
-        anything else; pass "anomaly" for PyOD detectors.
+        What a higher ``decision_function`` means. "auto": read from ``predict``'s labels
+        (0/1: PyOD, higher = anomaly; -1/+1: scikit-learn, higher = inlier), which costs one
+        more pass over the test fold; "inlier" or "anomaly" skip that pass and are refused
+        when they contradict the estimator's type.
     positive : {"anomaly", "inlier"}, default="anomaly"
         The positive class of average precision: anomalies (as PyOD and ADBench report it)
         ranked by anomaly score, or inliers ranked by inlier score.
@@ -92,6 +268,10 @@ def make_anomaly_scorer(metric="roc_auc", *, label_convention="auto", higher_sco
     -------
     scorer : callable
         ``scorer(estimator, X, y_true) -> float``, higher is better.
+
+    See Also
+    --------
+    anomaly_scores : The oriented scores the scorer uses.
 
     Examples
     --------
