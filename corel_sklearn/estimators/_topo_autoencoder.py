@@ -1,6 +1,5 @@
 """TopoAutoencoder: an autoencoder whose codes are trained to be eta-connected (COREL)."""
 
-import io
 import math
 import time
 from numbers import Integral, Real
@@ -19,6 +18,7 @@ from corel_sklearn._sklearn_compat import (
     _fit_context,
     validate_data,
 )
+from corel_sklearn._weights import load_weights, state_dict_bytes
 from corel_sklearn.losses import connectivity_loss
 from corel_sklearn.networks import Autoencoder, ConvAutoencoder, MLPAutoencoder
 from corel_sklearn.pershom import branch_death_times
@@ -523,18 +523,22 @@ class TopoAutoencoder(TransformerMixin, BaseEstimator):
     def __getstate__(self):
         state = dict(super().__getstate__())
         if "module_" in state:
-            # torch.save keeps each tensor's device; __setstate__ maps it to one that exists.
-            buffer = io.BytesIO()
-            torch.save(state["module_"], buffer)
-            state["module_"] = buffer.getvalue()
+            # Weights only: the network is rebuilt from the fitted parameters when unpickled,
+            # so loading never runs code from the file (torch.load(weights_only=True)).
+            state["module_"] = state_dict_bytes(state["module_"])
         return state
 
     def __setstate__(self, state):
-        if isinstance(state.get("module_"), bytes):
-            state = dict(state)
-            device = loadable_device(state["device_"])
-            state["module_"] = torch.load(
-                io.BytesIO(state["module_"]), map_location=device, weights_only=False
-            )
-            state["device_"] = str(device)
-        super().__setstate__(state)
+        if not isinstance(state.get("module_"), bytes):
+            super().__setstate__(state)
+            return
+        device = loadable_device(state["device_"])
+        weights, legacy_module = load_weights(state["module_"], device)
+        super().__setstate__({**state, "module_": legacy_module, "device_": str(device)})
+        if legacy_module is None:
+            # Building draws initial weights: the user's global generator is left as it was.
+            # A callable architecture is called again here (pickle stores it by reference).
+            with torch.random.fork_rng(devices=[]):
+                self.module_ = self._initialize_module()
+            self.module_.load_state_dict(weights)
+            self.module_.eval()
