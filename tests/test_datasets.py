@@ -310,3 +310,59 @@ def test_one_class_draws_are_reproducible_and_independent_of_class_subset():
     assert hits.min() > 50 and hits.max() < 150  # expected 100 each
     with pytest.raises(ValueError, match=r"\[5\]"):
         one_class_draws(y_train, y_test, n_samples=10, classes=[5])
+
+
+class _CreatesMarker:
+    """Unpickling this runs ``open(marker, "w")``: a payload that leaves a trace."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return open, (self.marker, "w")
+
+
+def test_load_cifar10_refuses_a_batch_that_would_run_code(tmp_path, rng):
+    folder = tmp_path / "cifar-10-batches-py"
+    _write_cifar_pickles(str(folder), rng)
+    marker = tmp_path / "marker"
+    with open(folder / "data_batch_3", "wb") as f:
+        pickle.dump({b"data": np.zeros((1, 3072), np.uint8), b"labels": [0],
+                     b"payload": _CreatesMarker(str(marker))}, f)
+    with pytest.raises(ValueError, match=r"data_batch_3.*refused to load the global "
+                                         r"(io|builtins).open.*could run code.*download it again"):
+        load_cifar10(folder, subset="train")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("protocol", [2, 5])
+@pytest.mark.parametrize("numpy1_names", [False, True])
+def test_load_cifar10_reads_batches_of_any_protocol_and_numpy(tmp_path, rng, protocol,
+                                                              numpy1_names):
+    folder = tmp_path / "cifar-10-batches-py"
+    written = _write_cifar_pickles(str(folder), rng)
+    for name in ["data_batch_1", "test_batch"]:
+        with open(folder / name, "rb") as f:
+            batch = pickle.load(f)
+        payload = pickle.dumps(batch, protocol=protocol)
+        if numpy1_names:  # the original files were written by numpy 1 (numpy.core)
+            payload = payload.replace(b"numpy._core", b"numpy.core")
+            if protocol == 5:  # names are length-prefixed there; keep to protocol 2 text
+                continue
+        (folder / name).write_bytes(payload)
+    bunch = load_cifar10(folder)
+    np.testing.assert_array_equal(bunch.target, np.concatenate(
+        [written[s][1] for s in ("train", "test")]))
+
+
+def test_load_cifar10_corrupt_meta_is_one_clear_error(tmp_path, rng):
+    folder = tmp_path / "cifar-10-batches-py"
+    _write_cifar_pickles(str(folder), rng)
+    meta = folder / "batches.meta"
+    meta.write_bytes(meta.read_bytes()[:20])
+    with pytest.raises(ValueError, match="Could not read CIFAR-10 metadata .*batches.meta"):
+        load_cifar10(folder)
+    with open(meta, "wb") as f:
+        pickle.dump({b"label_names": "airplane"}, f)
+    with pytest.raises(ValueError, match="batches.meta.*list of class names"):
+        load_cifar10(folder)

@@ -112,15 +112,71 @@ def _find_cifar10(path):
     )
 
 
+def _numpy_reconstructors():
+    """The globals numpy's pickles name, keyed as (module, name) with ``numpy.core`` spelling.
+
+    Taken from numpy's own ``__reduce__`` so that both ``numpy.core`` (numpy 1, the original
+    CIFAR files) and ``numpy._core`` (numpy 2) names resolve to this numpy's functions.
+    """
+    array = np.zeros(1, dtype=np.uint8)
+    functions = [array.__reduce__()[0], array.__reduce_ex__(5)[0], np.float64(0).__reduce__()[0]]
+    allowed = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
+    for function in functions:
+        module = function.__module__.replace("numpy._core", "numpy.core")
+        allowed[(module, function.__name__)] = function
+    return allowed
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """Unpickles what CIFAR-10 batches contain and refuses anything else before it runs.
+
+    Dicts, lists, bytes, str and ints need no globals; numpy arrays need the array and dtype
+    reconstructors and ``_codecs.encode`` (protocol-2 bytes). Any other global (a function a
+    crafted file would call) raises ``pickle.UnpicklingError``.
+    """
+
+    _allowed = None
+
+    def find_class(self, module, name):
+        if _CifarUnpickler._allowed is None:
+            _CifarUnpickler._allowed = _numpy_reconstructors()
+        if (module, name) == ("_codecs", "encode"):
+            import codecs
+
+            return codecs.encode
+        found = self._allowed.get((module.replace("numpy._core", "numpy.core"), name))
+        if found is None:
+            raise pickle.UnpicklingError(
+                f"refused to load the global {module}.{name} (CIFAR-10 files hold only dicts, "
+                "lists, bytes, str, ints and numpy arrays; loading it could run code)"
+            )
+        return found
+
+
+def _unpickle(file, what):
+    """The object in the CIFAR-10 pickle ``file``, or a ValueError naming the file."""
+    with open(file, "rb") as f:
+        try:
+            return _CifarUnpickler(f, encoding="bytes").load()
+        except Exception as exc:
+            raise ValueError(
+                f"Could not read CIFAR-10 {what} {file!r}: {exc}. The file is damaged or not "
+                "from the CIFAR-10 python release; download it again."
+            ) from None
+
+
 def _read_pickle_meta(folder):
     meta = os.path.join(folder, "batches.meta")
     if not os.path.isfile(meta):
         return CIFAR10_CLASSES
-    with open(meta, "rb") as f:
-        names = pickle.load(f, encoding="bytes").get(b"label_names")
-    if names is None:
-        raise ValueError(f"{meta!r} has no 'label_names' entry.")
-    return tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names)
+    content = _unpickle(meta, "metadata")
+    names = content.get(b"label_names") if isinstance(content, dict) else None
+    if not isinstance(names, list) or not all(isinstance(n, (bytes, str)) for n in names):
+        raise ValueError(
+            f"{meta!r} should be a dict whose b'label_names' is a list of class names; "
+            "it is damaged or not from the CIFAR-10 python release."
+        )
+    return tuple(n.decode() if isinstance(n, bytes) else n for n in names)
 
 
 def _read_pickle_split(folder, split):
@@ -132,11 +188,7 @@ def _read_pickle_split(folder, split):
                 f"CIFAR-10 batch file {file!r} is missing; the pickle folder must hold "
                 f"{_PICKLE_FILES['train'] + _PICKLE_FILES['test']}."
             )
-        with open(file, "rb") as f:
-            try:
-                batch = pickle.load(f, encoding="bytes")
-            except Exception as exc:
-                raise ValueError(f"Could not unpickle CIFAR-10 batch {file!r}: {exc}") from exc
+        batch = _unpickle(file, "batch")
         if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
             found = sorted(batch) if isinstance(batch, dict) else type(batch).__name__
             raise ValueError(
