@@ -16,6 +16,7 @@ from corel_sklearn.ball_counting import (
     ball_counts,
     leave_one_out_ball_counts,
 )
+from corel_sklearn.estimators._base import DocLinkMixin
 
 # device="auto" moves the counting to CUDA (when present) from this many coordinate
 # operations on: below it, the transfers and launches cost more than the CPU kernel.
@@ -33,7 +34,7 @@ def auto_offset(aggregation, n_branches):
     return 0.5 / n_branches if aggregation == "mean" else 0.5
 
 
-class _BallCounter(BaseEstimator):
+class _BallCounter(DocLinkMixin, BaseEstimator):
     """Parameters, validation and dispatch shared by the ball-count estimators."""
 
     _parameter_constraints: dict = {

@@ -19,6 +19,7 @@ from corel_sklearn._sklearn_compat import (
     validate_data,
 )
 from corel_sklearn._weights import load_weights, state_dict_bytes
+from corel_sklearn.estimators._base import DocLinkMixin
 from corel_sklearn.losses import connectivity_loss
 from corel_sklearn.networks import Autoencoder, ConvAutoencoder, MLPAutoencoder
 from corel_sklearn.pershom import branch_death_times
@@ -55,7 +56,7 @@ def _int_tuple(value, name, min_length=0):
     return ints
 
 
-class TopoAutoencoder(TransformerMixin, BaseEstimator):
+class TopoAutoencoder(DocLinkMixin, TransformerMixin, BaseEstimator):
     """Autoencoder with COREL's connectivity loss: codes organised at the scale ``eta``.
 
     An autoencoder is trained on ``L_rec + connectivity_weight * L_eta``. ``L_rec`` is the l1
