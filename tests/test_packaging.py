@@ -3,6 +3,7 @@
 import configparser
 import os
 import re
+import sys
 
 import pytest
 
@@ -38,6 +39,20 @@ def test_subclass_outside_the_package_gets_no_link():
 
     Mine.__module__ = "my_project.models"
     assert Mine()._get_doc_link() == ""
+
+
+def test_api_reference_documents_the_linked_estimators():
+    # the link targets are the autosummary pages that docs/_api.py lists from __all__
+    sys.path.insert(0, os.path.join(ROOT, "docs"))
+    try:
+        from _api import api_rst
+    finally:
+        sys.path.pop(0)
+    api = api_rst()
+    estimators = api[api.index(".. currentmodule:: corel_sklearn\n"):]
+    for name in ("TopoAutoencoder", "BallCountOneClass", "ClasswiseBallCount"):
+        assert re.search(rf"^   {name}$", estimators, re.MULTILINE), name
+    assert ":toctree: generated" in api
 
 
 def test_metadata_urls_license_and_classifiers():

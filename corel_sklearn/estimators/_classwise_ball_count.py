@@ -53,7 +53,7 @@ class ClasswiseBallCount(_BallCounter):
         Per-class thresholds: ``decision_function = score_samples - offsets_``.
     n_features_in_ : int
         Number of features seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during ``fit``, when ``X`` has string column names.
 
     See Also

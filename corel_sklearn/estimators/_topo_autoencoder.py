@@ -143,7 +143,7 @@ class TopoAutoencoder(DocLinkMixin, TransformerMixin, BaseEstimator):
         ``n_steps``; ``wall_time`` (seconds). ``pandas.DataFrame(history_)`` tabulates it.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names.
 
     See Also
@@ -469,7 +469,7 @@ class TopoAutoencoder(DocLinkMixin, TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        X_rec : ndarray of shape (n_samples, n_features_in_), dtype float32
+        X_rec : ndarray of shape (n_samples, `n_features_in_`), dtype float32
             The reconstructions, flattened like the training data.
         """
         check_is_fitted(self)
