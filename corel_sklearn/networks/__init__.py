@@ -10,6 +10,7 @@ from corel_sklearn.networks._autoencoders import (
     MLPAutoencoder,
 )
 from corel_sklearn.networks._branch_linear import BranchLinear, branch_sizes
+from corel_sklearn.networks._init import initialize_parameters
 
 __all__ = [
     "PAPER_CHANNELS",
@@ -18,4 +19,5 @@ __all__ = [
     "ConvAutoencoder",
     "MLPAutoencoder",
     "branch_sizes",
+    "initialize_parameters",
 ]

@@ -82,12 +82,17 @@ class BranchLinear(nn.Module):
             self.register_parameter("bias", None)
         self.reset_parameters()
 
-    def reset_parameters(self):
+    def reset_parameters(self, generator=None):
+        """Draw weights and bias from U(-1/sqrt(in_features), 1/sqrt(in_features)).
+
+        ``generator`` (a ``torch.Generator``) is the source of randomness; None uses torch's
+        global generator, as every torch layer does when constructed.
+        """
         bound = 1.0 / math.sqrt(self.in_features)
         for weight in self.weights:
-            nn.init.uniform_(weight, -bound, bound)
+            nn.init.uniform_(weight, -bound, bound, generator=generator)
         if self.bias is not None:
-            nn.init.uniform_(self.bias, -bound, bound)
+            nn.init.uniform_(self.bias, -bound, bound, generator=generator)
 
     def forward(self, x):
         outputs = []
