@@ -1,10 +1,8 @@
 """Closed-ball counts per latent branch: validation, chunking, dispatch to the CPU/torch kernels."""
 
-from contextlib import contextmanager
-
-import numba
 import numpy as np
 
+from corel_sklearn._threads import kernel_threads
 from corel_sklearn._validation import check_n_branches
 from corel_sklearn.ball_counting import _cpu
 
@@ -98,24 +96,13 @@ def _check_inputs(queries, anchors, radius, n_branches, metric, anchor_groups, n
     return queries, anchors, radius, groups, int(n_groups)
 
 
-@contextmanager
-def _numba_threads(n_threads):
-    previous = numba.get_num_threads()
-    if n_threads is not None:
-        numba.set_num_threads(max(1, min(int(n_threads), numba.config.NUMBA_NUM_THREADS)))
-    try:
-        yield
-    finally:
-        numba.set_num_threads(previous)
-
-
 def _chunk_size(n_out, n_branches, n_dims, itemsize, max_chunk_bytes):
     per_query = n_out * n_branches * 8 + (n_dims + n_branches) * itemsize
     return max(_cpu.MAX_QUERY_TILE, int(max_chunk_bytes // per_query))
 
 
 def _iter_branch_counts(queries, anchors, radius, n_branches, metric, groups, n_groups,
-                        leave_one_out, n_threads, backend, device, max_chunk_bytes):
+                        leave_one_out, backend, device, max_chunk_bytes):
     """Yield ``(rows, counts)``: per-branch int64 counts for chunks of rows of ``queries``.
 
     ``counts`` is (n_rows, n_groups, n_branches), or (n_rows, 1, n_branches) under
@@ -143,19 +130,18 @@ def _iter_branch_counts(queries, anchors, radius, n_branches, metric, groups, n_
 
         counter = TorchBallCounter(anchors, groups, n_groups, radius, n_branches, metric,
                                    device, dtype)
-    with _numba_threads(n_threads):
-        for start in range(0, queries.shape[0], step):
-            rows = slice(start, min(start + step, queries.shape[0]))
-            query_groups = groups[rows] if leave_one_out else None
-            if backend == "numba":
-                counts = _cpu.count_chunk(packed, queries[rows], lo, hi, threshold, metric,
-                                          query_groups)
-            else:
-                counts = counter.count(queries[rows], query_groups)
-            if leave_one_out:
-                counts -= 1
-                rows = order[rows]
-            yield rows, counts
+    for start in range(0, queries.shape[0], step):
+        rows = slice(start, min(start + step, queries.shape[0]))
+        query_groups = groups[rows] if leave_one_out else None
+        if backend == "numba":
+            counts = _cpu.count_chunk(packed, queries[rows], lo, hi, threshold, metric,
+                                      query_groups)
+        else:
+            counts = counter.count(queries[rows], query_groups)
+        if leave_one_out:
+            counts -= 1
+            rows = order[rows]
+        yield rows, counts
 
 
 def _aggregate(counts, aggregation):
@@ -173,19 +159,20 @@ def _run(queries, anchors, radius, n_branches, metric, aggregation, anchor_group
         raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}.")
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}.")
-    queries, anchors, radius, groups, n_groups = _check_inputs(
-        anchors if queries is None else queries, anchors, radius, n_branches, metric,
-        anchor_groups, n_groups,
-    )
-    n_rows = anchors.shape[0] if leave_one_out else queries.shape[0]
-    n_out = 1 if leave_one_out else n_groups
-    shape = (n_rows, n_out) if aggregation else (n_rows, n_out, n_branches)
-    out = np.zeros(shape, dtype=np.float64 if aggregation else np.int64)
-    for rows, counts in _iter_branch_counts(
-        queries, anchors, radius, n_branches, metric, groups, n_groups, leave_one_out,
-        n_threads, backend, device, max_chunk_bytes,
-    ):
-        out[rows] = _aggregate(counts, aggregation) if aggregation else counts
+    with kernel_threads(n_threads):
+        queries, anchors, radius, groups, n_groups = _check_inputs(
+            anchors if queries is None else queries, anchors, radius, n_branches, metric,
+            anchor_groups, n_groups,
+        )
+        n_rows = anchors.shape[0] if leave_one_out else queries.shape[0]
+        n_out = 1 if leave_one_out else n_groups
+        shape = (n_rows, n_out) if aggregation else (n_rows, n_out, n_branches)
+        out = np.zeros(shape, dtype=np.float64 if aggregation else np.int64)
+        for rows, counts in _iter_branch_counts(
+            queries, anchors, radius, n_branches, metric, groups, n_groups, leave_one_out,
+            backend, device, max_chunk_bytes,
+        ):
+            out[rows] = _aggregate(counts, aggregation) if aggregation else counts
     if anchor_groups is None or leave_one_out:
         out = out[:, 0]
     return out
@@ -216,7 +203,9 @@ def branch_ball_counts(queries, anchors, radius, *, n_branches=1, metric="l1",
     n_groups : int, default=None
         Number of groups; ``max(anchor_groups) + 1`` when None.
     n_threads : int, default=None
-        CPU threads; None uses numba's current setting (all cores unless limited).
+        CPU threads; None uses all the threads allowed: at most ``torch.get_num_threads()``,
+        ``OMP_NUM_THREADS`` and ``NUMBA_NUM_THREADS``, never more. A forked child counts on
+        one thread, without a parallel region (GNU OpenMP is not fork-safe).
     backend : {"numba", "torch"}, default="numba"
         "numba": the compiled CPU kernel. "torch": blocked ``torch.cdist`` on ``device``
         (meant for CUDA; works on CPU tensors too). Both give identical counts.

@@ -28,6 +28,8 @@ import numpy as np
 from numba import literally, types
 from numba.extending import intrinsic
 
+from corel_sklearn._threads import in_forked_child, serial_twin
+
 METRIC_CODES = {"l1": 0, "l2": 1, "linf": 2}
 
 # Without "nnan"/"ninf": comparisons with inf (overflowed sums) must stay exact.
@@ -268,10 +270,21 @@ def _count_linf(queries, query_groups, packed, block_offsets, block_sizes, block
 
 
 _COUNT_ENTRY = {"l1": _count_l1, "l2": _count_l2, "linf": _count_linf}
+# The same kernels without a parallel region, for forked children (see corel_sklearn._threads).
+_count_kernel_serial = serial_twin(_count_kernel)
+_COUNT_ENTRY_SERIAL = {
+    metric: serial_twin(entry, _count_kernel=_count_kernel_serial)
+    for metric, entry in _COUNT_ENTRY.items()
+}
+
+
+def all_finite(x):
+    """``np.isfinite(x).all()`` for a 2-D array, without a temporary and in parallel."""
+    return (_all_finite_serial if in_forked_child() else _all_finite)(x)
 
 
 @nb.njit(cache=True, parallel=True)
-def all_finite(x):
+def _all_finite(x):
     """``np.isfinite(x).all()`` for a 2-D array, without a temporary and in parallel."""
     n_bad = 0
     for i in nb.prange(x.shape[0]):
@@ -279,6 +292,9 @@ def all_finite(x):
             v = x[i, j]
             n_bad += not (v - v == 0)  # false exactly for NaN and +-inf
     return n_bad == 0
+
+
+_all_finite_serial = serial_twin(_all_finite)
 
 
 @nb.njit(cache=True, parallel=True)
@@ -296,6 +312,9 @@ def _pack_blocks(anchors, block_starts, block_sizes, block_offsets, n_branches, 
                         packed[base + c * m + j] = anchors[start + j, k * width + c]
                     else:
                         packed[base + c * m + j] = 0
+
+
+_pack_blocks_serial = serial_twin(_pack_blocks)
 
 
 class PackedAnchors:
@@ -321,7 +340,8 @@ class PackedAnchors:
         self.block_offsets = np.concatenate([[0], np.cumsum(self.block_sizes * stride)[:-1]])
         self.block_offsets = self.block_offsets.astype(np.int64)
         self.packed = np.empty(n_anchors * stride, dtype=dtype)
-        _pack_blocks(np.ascontiguousarray(anchors, dtype=dtype), self.block_starts,
+        pack = _pack_blocks_serial if in_forked_child() else _pack_blocks
+        pack(np.ascontiguousarray(anchors, dtype=dtype), self.block_starts,
                      self.block_sizes, self.block_offsets, n_branches, self.padded, self.packed)
 
     def pad_queries(self, queries):
@@ -367,7 +387,8 @@ def count_chunk(packed_anchors, queries, lo, hi, threshold, metric, query_groups
     # Big tiles reuse each anchor block more; enough tiles keep every thread busy.
     n_threads = nb.get_num_threads()
     tile_size = int(min(MAX_QUERY_TILE, max(2, -(-queries.shape[0] // (4 * n_threads)))))
-    _COUNT_ENTRY[metric](
+    entries = _COUNT_ENTRY_SERIAL if in_forked_child() else _COUNT_ENTRY
+    entries[metric](
         packed_anchors.pad_queries(queries), query_groups, packed_anchors.packed,
         packed_anchors.block_offsets, packed_anchors.block_sizes, packed_anchors.block_groups,
         packed_anchors.n_branches, packed_anchors.width, lo, hi, float(threshold),

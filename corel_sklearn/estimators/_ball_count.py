@@ -2,7 +2,6 @@
 
 from numbers import Integral, Real
 
-import numba
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, OutlierMixin
@@ -10,6 +9,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from corel_sklearn._device import resolve_device
 from corel_sklearn._sklearn_compat import Interval, StrOptions, _fit_context, validate_data
+from corel_sklearn._threads import threads_for_n_jobs
 from corel_sklearn.ball_counting import (
     AGGREGATIONS,
     METRICS,
@@ -88,19 +88,9 @@ class _BallCounter(DocLinkMixin, BaseEstimator):
                 "least 2 anchors; pass more samples or contamination='auto'."
             )
 
-    def _n_threads(self):
-        if self.n_jobs is None:
-            return None  # numba's setting: all cores unless NUMBA_NUM_THREADS limits it
-        if self.n_jobs == 0:
-            raise ValueError("n_jobs=0 has no meaning; use None, -1 or a positive int.")
-        max_threads = numba.config.NUMBA_NUM_THREADS
-        if self.n_jobs < 0:
-            return max(1, max_threads + 1 + self.n_jobs)
-        return min(self.n_jobs, max_threads)
-
     def _counting_options(self, n_queries):
         """Keyword arguments of the ball-counting functions: threads, backend, device."""
-        options = {"n_threads": self._n_threads(), "backend": "numba", "device": None}
+        options = {"n_threads": threads_for_n_jobs(self.n_jobs), "backend": "numba", "device": None}
         if isinstance(self.device, str) and self.device == "auto":
             work = n_queries * self.anchors_.shape[0] * self.anchors_.shape[1]
             if work < _CUDA_MIN_WORK:
@@ -155,9 +145,9 @@ class BallCountOneClass(OutlierMixin, _BallCounter):
         sample is an outlier exactly when no anchor lies within ``radius`` of it in any branch
         (see :func:`auto_offset`).
     n_jobs : int, default=None
-        Threads of the CPU kernel. None uses all cores (like scikit-learn's OpenMP-parallel
-        estimators; numba's setting, which ``NUMBA_NUM_THREADS`` can lower), -1 all cores,
-        ``-k`` all but ``k - 1``.
+        Threads of the CPU kernel. None and -1 use all the threads allowed (all cores, lowered
+        by ``torch.set_num_threads``, ``OMP_NUM_THREADS`` or ``NUMBA_NUM_THREADS``: never
+        more), ``-k`` all but ``k - 1``. In a forked child the kernel runs on one thread.
     device : str or torch.device, default="auto"
         Where to count. "auto": on CUDA when it is available and the job is large
         (about 1e10 coordinate operations), else on the CPU; "cpu"; or a torch device such

@@ -32,12 +32,12 @@ the one with the smallest key and, among equal keys, the smallest index; a verte
 the first tree vertex that reached its key.
 """
 
-import os
 import time
 
 import numba as nb
 import numpy as np
 
+from corel_sklearn._threads import in_forked_child, kernel_threads, serial_twin, thread_limit
 from corel_sklearn.pershom._intrinsics import (
     atomic_compare_exchange,
     atomic_load_acquire,
@@ -402,26 +402,9 @@ def _split_mst(metric, x, n_workers, slots, slot_points, flags, raw_edges, raw_l
     _sorted_by_length(raw_edges[0], raw_lengths[0], edges[0], lengths[0])
 
 
-# The branch loop without a parallel region, for forked children: numba's OpenMP layer
-# terminates a forked child that starts a parallel region when its parent had one (GNU
-# OpenMP is not fork-safe). Its loops may round the last bit differently.
-@nb.njit(cache=True, nogil=True, fastmath=_FASTMATH)
-def _branch_msts_serial(metric, x, n_branches, slots, slot_points, flags, raw_edges,
-                        raw_lengths, edges, lengths, eta, weight, losses, slopes, grad):
-    for k in range(n_branches):
-        _branch_tree(metric, x, k, n_branches, slots, slot_points, flags, raw_edges,
-                     raw_lengths, edges, lengths, eta, weight, losses, slopes, grad)
-
-_in_forked_child = False
-
-
-def _note_fork():
-    global _in_forked_child
-    _in_forked_child = True
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_note_fork)
+# The branch loop without a parallel region, for forked children (see corel_sklearn._threads).
+# Its loops may round the last bit differently.
+_branch_msts_serial = serial_twin(_branch_msts)
 
 
 @nb.njit(cache=True)
@@ -634,7 +617,7 @@ def _planned_run(x, n_branches, metric, n_threads, eta=0.0, weight=1.0, with_gra
     width = dim // n_branches
     if n_threads is not None:
         return _run(x, n_branches, metric, int(n_threads), eta, weight, with_gradient)
-    n_threads = nb.get_num_threads()
+    n_threads = thread_limit()
     shape = (n, width, n_branches, x.dtype.str, metric, n_threads)
     choice = _planner.choose(shape, _threaded_plan(n, width, n_branches, n_threads))
     start = time.perf_counter()
@@ -653,7 +636,7 @@ def _run(x, n_branches, metric, n_threads, eta=0.0, weight=1.0, with_gradient=Fa
     single = n_branches == 1  # one cloud: split it; several: spread the branches
     n_workers = max(1, min(n_threads, nb.config.NUMBA_NUM_THREADS,
                            n_threads if single else n_branches))
-    if _in_forked_child:
+    if in_forked_child():
         n_workers = 1
     if single and width <= _NARROW_WIDTH:
         # Narrow clouds are not split: one 10-wide cloud of 1000 points takes 0.5 ms on one
@@ -673,16 +656,13 @@ def _run(x, n_branches, metric, n_threads, eta=0.0, weight=1.0, with_gradient=Fa
     losses = np.empty(n_branches if with_loss else 0)
     slopes = np.empty((n_branches, m) if with_loss else (0, 0), dtype=x.dtype)
     grad = np.zeros_like(x) if with_loss and with_gradient else np.zeros((0, 0), x.dtype)
-    if _in_forked_child:
+    if in_forked_child():
         _branch_msts_serial(metric, x, n_branches, slots, slot_points, flags, raw_edges,
                             raw_lengths, edges, lengths, eta, weight, losses, slopes, grad)
         return _with_single_cloud_loss(metric, x, edges, lengths, eta, weight, losses, slopes,
                                        grad, with_gradient)
     loop_threads = n_workers if loop_threads is None else loop_threads
-    previous = nb.get_num_threads()
-    if loop_threads != previous:
-        nb.set_num_threads(loop_threads)
-    try:
+    with kernel_threads(loop_threads):
         if single and n_workers > 1:
             _split_mst(metric, x, n_workers, slots, slot_points, flags, raw_edges, raw_lengths,
                        edges, lengths)
@@ -691,9 +671,6 @@ def _run(x, n_branches, metric, n_threads, eta=0.0, weight=1.0, with_gradient=Fa
             # loop's body so that the narrow kernel vectorises fully, a plain one not quite.
             _branch_msts(metric, x, n_branches, slots, slot_points, flags, raw_edges,
                          raw_lengths, edges, lengths, eta, weight, losses, slopes, grad)
-    finally:
-        if loop_threads != previous:
-            nb.set_num_threads(previous)
     return _with_single_cloud_loss(metric, x, edges, lengths, eta, weight, losses, slopes, grad,
                                    with_gradient)
 

@@ -1,0 +1,156 @@
+"""The one owner of numba's and torch's thread counts.
+
+Rules, for every public function of the package:
+
+* never use more threads than the user allows: ``torch.get_num_threads()`` (which
+  ``torch.set_num_threads`` and ``OMP_NUM_THREADS`` set), ``OMP_NUM_THREADS`` itself and numba's
+  ``NUMBA_NUM_THREADS``; an explicit ``n_jobs`` / ``n_threads`` only lowers that;
+* leave ``torch.get_num_threads()`` and ``numba.get_num_threads()`` as they were. numba's "omp"
+  threading layer and torch share one OpenMP runtime, so setting numba's count also sets
+  torch's: both are restored after each kernel call;
+* in a forked child, run every kernel without a parallel region. GNU OpenMP is not fork-safe:
+  numba terminates a forked child that starts a parallel region after its parent started one,
+  and a ``multiprocessing`` pool then waits forever. Each parallel kernel has a serial twin
+  (:func:`serial_twin`), the same code compiled without ``parallel=True``.
+"""
+
+import os
+import sys
+import types
+from contextlib import contextmanager
+
+import numba
+
+_in_forked_child = False
+
+
+def _note_fork():
+    global _in_forked_child
+    _in_forked_child = True
+    # torch's CPU ops hang in a forked child whose parent ran OpenMP regions unless they run
+    # on one thread (as PyTorch's DataLoader workers do).
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_note_fork)
+
+
+def in_forked_child():
+    """Whether this process was forked from one that imported corel_sklearn."""
+    return _in_forked_child
+
+
+def _environment_limit():
+    try:
+        value = int(os.environ.get("OMP_NUM_THREADS", "").split(",")[0])
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+def thread_limit():
+    """The most threads a kernel may use now: what the user allows, 1 in a forked child."""
+    if _in_forked_child:
+        return 1
+    import torch
+
+    limit = min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)
+    environment = _environment_limit()
+    return max(1, limit if environment is None else min(limit, environment))
+
+
+def threads_for_n_jobs(n_jobs):
+    """Threads for scikit-learn's ``n_jobs`` convention, or None for "all allowed".
+
+    None: all allowed threads; ``k > 0``: ``k`` (at most all allowed); ``-1``: all allowed;
+    ``-k``: all allowed but ``k - 1``. 0 is a ValueError.
+    """
+    if n_jobs is None:
+        return None
+    if n_jobs == 0:
+        raise ValueError("n_jobs=0 has no meaning; use None, -1 or a positive int.")
+    limit = thread_limit()
+    if n_jobs < 0:
+        return max(1, limit + 1 + n_jobs)
+    return min(int(n_jobs), limit)
+
+
+@contextmanager
+def kernel_threads(n_threads=None):
+    """Run the numba kernels in the block on at most ``n_threads`` threads; yields the count.
+
+    ``n_threads=None`` uses :func:`thread_limit`; larger requests are lowered to it. numba's and
+    torch's thread counts are restored afterwards. In a forked child the count is 1 and
+    nothing is set (the kernels take their serial twins there).
+    """
+    if _in_forked_child:
+        yield 1
+        return
+    import torch
+
+    # torch's count first: numba's first get/set launches its OpenMP pool, which sets the
+    # runtime's (and so torch's) count to NUMBA_NUM_THREADS.
+    previous_torch = torch.get_num_threads()
+    limit = thread_limit()
+    n_threads = limit if n_threads is None else max(1, min(int(n_threads), limit))
+    previous_numba = numba.get_num_threads()
+    if n_threads != previous_numba:
+        numba.set_num_threads(n_threads)
+    try:
+        yield n_threads
+    finally:
+        if numba.get_num_threads() != previous_numba:
+            numba.set_num_threads(previous_numba)
+        if torch.get_num_threads() != previous_torch:
+            torch.set_num_threads(previous_torch)
+
+
+@contextmanager
+def limited_threads(n_threads):
+    """Run the block with at most ``n_threads`` torch and numba threads (None: as they are).
+
+    For training loops: small networks gain nothing from a second thread, and on a busy
+    machine spinning OpenMP workers slow training down by an order of magnitude. The count
+    is never raised above :func:`thread_limit`; both counts are restored afterwards.
+    """
+    if n_threads is None:
+        yield
+        return
+    import torch
+
+    n_threads = max(1, min(int(n_threads), thread_limit()))
+    previous = torch.get_num_threads(), numba.get_num_threads()
+    torch.set_num_threads(n_threads)
+    if not _in_forked_child:
+        numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        yield
+    finally:
+        if not _in_forked_child:
+            numba.set_num_threads(previous[1])
+        torch.set_num_threads(previous[0])
+
+
+def serial_twin(kernel, **replace_globals):
+    """``kernel`` (a ``numba.njit(parallel=True)`` dispatcher) compiled without a parallel region.
+
+    The same source, so ``prange`` runs as ``range``; it is cached under its own name (the
+    qualified name gets a ``_serial`` suffix). ``replace_globals`` maps global names the code
+    calls to other dispatchers (e.g. an entry point calling a parallel kernel gets the
+    kernel's twin).
+    """
+    source = kernel.py_func
+    namespace = source.__globals__
+    if replace_globals:
+        namespace = {**namespace, **replace_globals}
+    twin = types.FunctionType(source.__code__, namespace, source.__name__ + "_serial",
+                              source.__defaults__, source.__closure__)
+    twin.__qualname__ = source.__qualname__ + "_serial"
+    twin.__module__ = source.__module__
+    twin.__doc__ = source.__doc__
+    options = {k: v for k, v in kernel.targetoptions.items()
+               if k not in ("parallel", "nopython")}
+    return numba.njit(cache=kernel._cache.__class__.__name__ != "NullCache", **options)(twin)
