@@ -7,6 +7,7 @@ layout is mended in one file.
 """
 
 from sklearn.base import _fit_context
+from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_feature_names_in, _num_samples, validate_data
 
@@ -16,5 +17,6 @@ __all__ = [
     "_check_feature_names_in",
     "_fit_context",
     "_num_samples",
+    "_safe_indexing",
     "validate_data",
 ]

@@ -12,16 +12,15 @@ from sklearn.svm import OneClassSVM
 from corel_sklearn import BallCountOneClass, TopoAutoencoder
 from corel_sklearn.datasets import one_class_draws
 from corel_sklearn.experiments import (
-    DEFAULT_METHODS,
-    METHODS,
-    OneClassResult,
+    PAPER_METHODS,
+    BenchmarkResult,
     encoder_cache_key,
     fit_encoder_cached,
-    odds_encoder,
+    pyod_split,
     run_odds_benchmark,
     run_one_class_protocol,
+    tabular_encoder,
 )
-from corel_sklearn.experiments._odds import pyod_split
 from corel_sklearn.experiments._threads import limited_threads
 from corel_sklearn.experiments.cli import main
 
@@ -52,8 +51,8 @@ def test_protocol_end_to_end_planted_structure(tmp_path):
         radius=1.0, target_names=["a", "b", "c"], dataset_id="planted", random_state=0,
         n_threads=1, verbose=0,
     )
-    labels = [METHODS[k].label for k in DEFAULT_METHODS]
-    assert result.methods == labels and result.class_names == ["a", "b", "c"]
+    labels = list(PAPER_METHODS)
+    assert result.methods == labels and result.groups == ["a", "b", "c"]
     assert len(result.records) == len(labels) * 3 * 2
     summary = result.summary()
     for label in labels:
@@ -63,12 +62,13 @@ def test_protocol_end_to_end_planted_structure(tmp_path):
 
     table = result.table()
     assert table.splitlines()[0].split()[:2] == ["class", "COREL"]
-    assert table.splitlines()[-1].startswith("mean")
+    assert table.splitlines()[-2].startswith("mean")
+    assert table.splitlines()[-1].startswith("COREL beats all of ['BallCount-AE', 'OCSVM-AE',")
     paths = result.save(tmp_path / "out")
     with open(paths["csv"]) as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == len(result.records)
-    assert {r["class_name"] for r in rows} == {"a", "b", "c"}
+    assert {r["group"] for r in rows} == {"a", "b", "c"}
     with open(paths["json"]) as f:
         payload = json.load(f)
     assert payload["settings"]["n_samples"] == 20
@@ -160,12 +160,12 @@ def test_leave_one_class_out_never_shows_the_inlier_class():
 
 
 def test_result_summary_and_table_by_hand():
-    records = [dict(method=m, inlier_class=c, class_name=n, draw=d, auroc=a)
+    records = [dict(method=m, inlier_class=c, group=n, run=d, auroc=a)
                for m, c, n, d, a in [("A", 0, "x", 0, 0.6), ("A", 0, "x", 1, 0.8),
                                      ("A", 1, "y", 0, 1.0), ("A", 1, "y", 1, 0.9),
                                      ("B", 0, "x", 0, 0.5), ("B", 0, "x", 1, 0.5),
                                      ("B", 1, "y", 0, 0.5), ("B", 1, "y", 1, 0.7)]]
-    result = OneClassResult(records, ["A", "B"], ["x", "y"])
+    result = BenchmarkResult(records, ["A", "B"], ["x", "y"])
     summary = result.summary()
     assert summary["A"]["x"] == pytest.approx((0.7, 0.1))
     assert summary["A"]["mean"] == pytest.approx((0.825, 0.025))  # per-draw means 0.8, 0.85
@@ -217,14 +217,15 @@ def test_odds_runner_on_tiny_sets(tmp_path, rng):
     summary = result.summary()
     for name in ("alpha", "beta"):
         for method in ("COREL", "IForest", "OCSVM", "LOF"):
-            assert summary[name][method][0] > 0.9, (name, method, summary[name][method])
+            assert summary[method][name][0] > 0.9, (name, method, summary[method][name])
     table = result.table()
     assert "pub IForest" in table and "0.950" in table
-    assert table.splitlines()[-1].startswith("COREL beats all of ['IForest', 'OCSVM', 'LOF']")
+    assert table.splitlines()[-1].startswith(
+        "COREL beats all of ['IForest', 'OCSVM', 'LOF'] (run here) on")
     paths = result.save(tmp_path / "out")
     with open(paths["summary_csv"]) as f:
         rows = list(csv.DictReader(f))
-    assert [r["dataset"] for r in rows] == ["alpha", "beta"]
+    assert [r["dataset"] for r in rows] == ["alpha", "beta", "mean"]
     assert float(rows[1]["published_IForest"]) == 0.95
 
 
@@ -240,12 +241,13 @@ def test_pyod_split_is_sklearns_60_40_with_train_statistics(rng):
     np.testing.assert_array_equal(again[1], X_test)
 
 
-def test_odds_encoder_is_sized_to_the_data():
-    small = odds_encoder(80, 6, random_state=0)
-    large = odds_encoder(30000, 9, random_state=0)
+def test_tabular_encoder_is_sized_to_the_data():
+    small = tabular_encoder(80, 6, random_state=0)
+    large = tabular_encoder(30000, 9, random_state=0)
     assert small.batch_size == 40 and small.max_epochs == 100
     assert large.batch_size == 100 and large.max_epochs == 3
-    assert small.hidden_layer_sizes == (16,) and odds_encoder(500, 274).hidden_layer_sizes == (64,)
+    assert small.hidden_layer_sizes == (16,)
+    assert tabular_encoder(500, 274).hidden_layer_sizes == (64,)
 
 
 def test_odds_iforest_close_to_published_on_shared_data(shared_data):
@@ -256,7 +258,7 @@ def test_odds_iforest_close_to_published_on_shared_data(shared_data):
     summary = result.summary()
     for name in ("wbc", "lympho"):  # deterministic detectors: pyod's numbers to rounding
         for method in ("OCSVM", "LOF"):
-            assert summary[name][method][0] == pytest.approx(
+            assert summary[method][name][0] == pytest.approx(
                 result.published[name][method], abs=6e-4)
 
 
@@ -267,10 +269,10 @@ def test_cli_oneclass_digits_and_odds(tmp_path, capsys):
                "--no-cache", "--no-plot", "-q"])
     assert rc == 0
     printed = capsys.readouterr().out
-    assert "COREL" in printed and "OC-SVM (raw)" in printed
+    assert "COREL" in printed and "OCSVM" in printed
     assert sorted(os.listdir(out)) == ["aurocs.csv", "results.json", "summary.csv"]
     with open(out / "summary.csv") as f:
-        assert len(list(csv.DictReader(f))) == 2 * 3  # 2 methods x (2 classes + mean)
+        assert len(list(csv.DictReader(f))) == 3  # 2 classes + mean
 
     published = _write_tiny_odds(str(tmp_path / "odds"), np.random.default_rng(1))
     rc = main(["odds", "--data-path", str(tmp_path / "odds"), "--published", published,
@@ -295,8 +297,202 @@ def test_limited_threads_sets_and_restores_torch_and_numba():
 
 def test_cli_reports_missing_data_clearly(tmp_path, capsys):
     missing = str(tmp_path / "no_cifar")
-    rc = main(["oneclass", "--dataset", "cifar10", "--data-path", missing, "-q", "--no-cache"])
+    rc = main(["oneclass", "--dataset", "cifar10", "--data-path", missing, "-q", "--no-cache",
+               "--out", str(tmp_path / "out")])
     assert rc == 2
     assert missing in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["oneclass", "--aux", "everything"])
+
+
+def test_one_registry_one_spelling_for_every_command():
+    from corel_sklearn.experiments import METHODS, resolve_methods
+
+    assert [m.key for m in resolve_methods(["corel", "COREL", "ballcount-ae", "iforest"])] == \
+        ["COREL", "COREL", "BallCount-AE", "IForest"]
+    with pytest.raises(ValueError, match="Unknown method 'svdd'"):
+        resolve_methods(["svdd"])
+    parser_methods = {}
+    from corel_sklearn.experiments.cli import build_parser
+
+    for command in ("demo", "oneclass", "odds", "adbench"):
+        args = build_parser().parse_args([command, "--methods", "ocsvm", "Lof"])
+        parser_methods[command] = args.methods
+    assert all(v == ["OCSVM", "LOF"] for v in parser_methods.values())
+    assert set(METHODS) >= {"COREL", "IForest", "OCSVM", "LOF", "KNN", "ECOD"}
+
+
+@pytest.mark.parametrize("name", ["KNN", "ECOD", "IForest", "LOF", "OCSVM"])
+def test_registry_scores_point_towards_anomalies(name):
+    """Each method's anomaly scores equal its own library's, oriented higher = abnormal."""
+    pytest.importorskip("pyod")
+    from pyod.utils.data import generate_data
+
+    from corel_sklearn.experiments import METHODS, MethodContext
+
+    X_train, X_test, _, y_test = generate_data(n_train=150, n_test=80, n_features=3,
+                                               contamination=0.1, random_state=3)
+    method = METHODS[name]
+    context = MethodContext(n_fit=150, random_state=0, style="pyod")
+    anomaly = method.anomaly_scores(X_train, X_test, context)
+    reference = method.make(context).fit(X_train)
+    expected = reference.decision_function(X_test) if method.convention == "pyod" else \
+        -reference.score_samples(X_test)
+    np.testing.assert_array_equal(anomaly, expected)
+    assert roc_auc_score(y_test, anomaly) > 0.8
+
+
+def _adbench_reference_split(X, y, seed):
+    """ADBench's DataGenerator.generator (unsupervised, la=0) with numpy's global seed."""
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import MinMaxScaler
+
+    np.random.seed(seed)  # noqa: NPY002 (ADBench's global seeding, reproduced)
+    if len(y) < 1000:
+        np.random.seed(seed)  # noqa: NPY002 (ADBench's global seeding, reproduced)
+        idx = np.random.choice(np.arange(len(y)), 1000, replace=True)  # noqa: NPY002 (ADBench's global seeding, reproduced)
+        X, y = X[idx], y[idx]
+    if len(y) > 10000:
+        np.random.seed(seed)  # noqa: NPY002 (ADBench's global seeding, reproduced)
+        idx = np.random.choice(np.arange(len(y)), 10000, replace=False)  # noqa: NPY002 (ADBench's global seeding, reproduced)
+        X, y = X[idx], y[idx]
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, shuffle=True,
+                                                        stratify=y)
+    scaler = MinMaxScaler().fit(X_train)
+    return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
+
+
+@pytest.mark.parametrize("n", [300, 4000, 12000])
+def test_adbench_split_draws_what_adbench_draws(n, rng):
+    from corel_sklearn.experiments import adbench_split
+
+    X = rng.normal(size=(n, 3))
+    y = (rng.random(n) < 0.1).astype(int)
+    state = np.random.get_state()  # noqa: NPY002 (ADBench's global seeding, reproduced)
+    try:
+        expected = _adbench_reference_split(X, y, seed=2)
+    finally:
+        np.random.set_state(state)  # noqa: NPY002 (ADBench's global seeding, reproduced)
+    for ours, theirs in zip(adbench_split(X, y, 2), expected, strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    X_fit, X_test, y_fit, y_test = adbench_split(X, y, 2, setting="semi-supervised")
+    assert (y_fit == 0).all() and len(X_fit) == (expected[2] == 0).sum()
+    np.testing.assert_array_equal(X_test, expected[1])
+    X_fit, _, y_fit, _ = adbench_split(X, y, 2, setting="semi-supervised", labeled_ratio=0.5)
+    n_anomalies = int(expected[2].sum())
+    assert y_fit.sum() == n_anomalies - int(np.ceil(0.5 * n_anomalies))
+
+
+def _write_tiny_adbench(folder, rng):
+    os.makedirs(folder, exist_ok=True)
+    for stem, n, d in (("1_alpha", 300, 4), ("2_Beta", 500, 6)):
+        X = rng.normal(size=(n, d))
+        y = np.zeros(n, dtype=int)
+        y[:30] = 1
+        X[:30] += 6 * rng.choice([-1, 1], size=(30, d))
+        np.savez(os.path.join(folder, f"{stem}.npz"), X=X, y=y)
+    published = os.path.join(folder, "published.csv")
+    with open(published, "w") as f:
+        f.write(",IForest,OCSVM,LOF\n"
+                "\"('alpha_withoutdupl_7', 0.0, 1)\",0.9,0.8,0.7\n"
+                "\"('alpha_withoutdupl_7', 0.0, 2)\",0.7,0.8,0.9\n"
+                "\"('alpha_withoutdupl_7', 0.01, 1)\",,,\n"
+                "\"('beta.diff', 0.0, 1)\",0.5,,0.6\n")
+    return published
+
+
+def test_adbench_runner_and_published_table(tmp_path, rng):
+    from corel_sklearn.experiments import read_adbench_published, run_adbench_benchmark
+
+    folder = str(tmp_path / "adbench")
+    published = _write_tiny_adbench(folder, rng)
+    assert read_adbench_published(published) == {
+        "alpha": {"IForest": 0.8, "OCSVM": 0.8, "LOF": 0.8}, "beta": {"IForest": 0.5, "LOF": 0.6}}
+
+    def make_encoder(n_samples, n_features, random_state):
+        return _tiny_encoder(n_branches=2, branch_dim=2, batch_size=50, max_epochs=3,
+                             random_state=random_state)
+
+    result = run_adbench_benchmark(folder, datasets=["beta", "1_alpha"], seeds=[1],
+                                   methods=["COREL", "IForest", "LOF"],
+                                   make_encoder=make_encoder, published_csv=published,
+                                   verbose=0)
+    assert result.groups == ["2_Beta", "1_alpha"]
+    assert result.published == {"2_Beta": {"IForest": 0.5, "LOF": 0.6},
+                                "1_alpha": {"IForest": 0.8, "LOF": 0.8}}
+    summary = result.summary()
+    for method in ("COREL", "IForest", "LOF"):
+        assert summary[method]["1_alpha"][0] > 0.9, (method, summary[method])
+    assert "pub IForest" in result.table()
+    semi = run_adbench_benchmark(folder, datasets=["alpha"], seeds=[1], methods=["IForest"],
+                                 setting="semi-supervised", published_csv=published, verbose=0)
+    assert semi.published == {} and semi.settings["setting"] == "semi-supervised"
+    with pytest.raises(ValueError, match="Unknown ADBench set"):
+        run_adbench_benchmark(folder, datasets=["gamma"], verbose=0)
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["odds", "--trials", "0"], "argument --trials: must be >= 1, got 0"),
+    (["odds", "--threads", "0"], "argument --threads: must be >= 1, got 0"),
+    (["odds", "--n-jobs", "0"], "argument --n-jobs: must be a positive count or -1"),
+    (["oneclass", "--n", "-5"], "argument --n: must be >= 1, got -5"),
+    (["oneclass", "--draws", "two"], "argument --draws: expected an integer, got 'two'"),
+    (["demo", "--radius", "0"], "argument --radius: must be > 0.0, got 0"),
+    (["adbench", "--labeled-ratio", "1.5"], r"must be in \[0.0, 1.0\], got 1.5"),
+    (["adbench", "--methods", "svdd"], "Unknown method 'svdd'"),
+])
+def test_cli_bad_arguments_give_one_line_and_exit_2(argv, match, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert pytest.importorskip("re").search(match, err), err
+
+
+def test_cli_checks_folders_before_training_and_reports_corrupt_files(tmp_path, capsys,
+                                                                      monkeypatch):
+    import corel_sklearn.experiments._protocol as protocol
+
+    def must_not_train(*args, **kwargs):
+        raise AssertionError("trained although the output folder is unwritable")
+
+    monkeypatch.setattr(protocol, "run_one_class_protocol", must_not_train)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    for option in ("--out", "--cache-dir"):
+        argv = ["demo", option, str(blocker / "sub"), "-q"]
+        if option == "--cache-dir":
+            argv += ["--out", str(tmp_path / "ok")]
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and f"{option} folder" in err, err
+    corrupt = tmp_path / "adbench"
+    corrupt.mkdir()
+    (corrupt / "1_bad.npz").write_bytes(b"not an npz archive")
+    assert main(["adbench", "--data-path", str(corrupt), "--out", str(tmp_path / "o"),
+                 "--settings", "unsupervised", "--published", "none", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "1_bad.npz" in err, err
+
+
+def test_cache_writes_are_atomic_and_never_lose_the_fit(tmp_path, monkeypatch):
+    import corel_sklearn.experiments._cache as cache
+
+    X = _planted_classes(seed=5)[0]
+
+    def dump_then_fail(value, filename, **kwargs):
+        with open(filename, "wb") as f:
+            f.write(b"half a pickle")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cache.joblib, "dump", dump_then_fail)
+    fitted, info = fit_encoder_cached(_tiny_encoder(max_epochs=1), X, dataset_id="d",
+                                      aux="train", cache_dir=str(tmp_path), verbose=0)
+    assert hasattr(fitted, "module_") and info["path"] is None and not info["cached"]
+    assert os.listdir(tmp_path) == []  # no truncated entry, no temporary file left
+    monkeypatch.undo()
+    fitted, info = fit_encoder_cached(_tiny_encoder(max_epochs=1), X, dataset_id="d",
+                                      aux="train", cache_dir=str(tmp_path), verbose=0)
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        [os.path.basename(info["path"]), os.path.basename(info["path"])[:-7] + ".json"])

@@ -311,3 +311,72 @@ def test_grid_search_encoder_parameter_with_cached_pipeline(tmp_path):
     scores = search.cv_results_["mean_test_score"]
     assert scores.shape == (4,) and np.isfinite(scores).all() and (scores >= 0).all()
     assert any(tmp_path.rglob("output.pkl"))  # encoders were cached and reused across radii
+
+
+@pytest.mark.parametrize("convention", ["sklearn", "pyod"])
+def test_cross_val_anomaly_scores_matches_a_hand_loop(convention):
+    from corel_sklearn.model_selection import cross_val_anomaly_scores
+
+    X, y = one_class_data(seed=9, spread=1.5)
+    labels = np.where(y == 1, -1, 1) if convention == "sklearn" else y
+    cv = OneClassKFold(3, shuffle=True, random_state=0)
+    model = BallCountOneClass(radius=3.0, n_branches=2)
+    scores = cross_val_anomaly_scores(model, X, labels, cv=cv)
+    expected = np.full(len(y), np.nan)
+    for train, test in cv.split(X, labels):
+        assert not np.isin(train, np.flatnonzero(y == 1)).any()
+        expected[test] = -BallCountOneClass(radius=3.0, n_branches=2).fit(X[train]) \
+            .decision_function(X[test])
+    np.testing.assert_array_equal(scores, expected)
+    assert roc_auc_score(y, scores) > 0.7
+    with pytest.raises(ValueError, match="partition the samples"):
+        cross_val_anomaly_scores(model, X, labels, cv=OneClassKFold(3, outliers="all"))
+
+
+def test_cross_val_anomaly_scores_of_a_pyod_detector():
+    pytest.importorskip("pyod")
+    from corel_sklearn.model_selection import cross_val_anomaly_scores
+
+    X, y = one_class_data(seed=10, spread=2.0)
+    cv = OneClassKFold(3, shuffle=True, random_state=0)
+    scores = cross_val_anomaly_scores(make_pyod_detector("KNN"), X, y, cv=cv)
+    for train, test in cv.split(X, y):  # PyOD's decision_function is already an anomaly score
+        np.testing.assert_array_equal(
+            scores[test], make_pyod_detector("KNN").fit(X[train]).decision_function(X[test]))
+    assert roc_auc_score(y, scores) > 0.9
+
+
+def test_fit_on_inliers_keeps_outliers_out_of_the_refit():
+    from corel_sklearn.model_selection import FitOnInliers
+
+    X, y = one_class_data(seed=11)
+    radii = [0.5, 2.0, 8.0]
+    cv = OneClassKFold(3, shuffle=True, random_state=0)
+    wrapped = GridSearchCV(FitOnInliers(BallCountOneClass(n_branches=2)),
+                           {"estimator__radius": radii}, cv=cv,
+                           scoring=make_anomaly_scorer()).fit(X, y)
+    plain = GridSearchCV(BallCountOneClass(n_branches=2), {"radius": radii}, cv=cv,
+                         scoring=make_anomaly_scorer(), refit=False).fit(X, y)
+    np.testing.assert_array_equal(wrapped.cv_results_["mean_test_score"],
+                                  plain.cv_results_["mean_test_score"])
+    best = wrapped.best_estimator_
+    assert best.n_inliers_ == (y == 0).sum()
+    np.testing.assert_array_equal(best.estimator_.anchors_, X[y == 0])
+    np.testing.assert_array_equal(best.decision_function(X), BallCountOneClass(
+        n_branches=2, radius=wrapped.best_params_["estimator__radius"]).fit(X[y == 0])
+        .decision_function(X))
+    # without labels it fits on everything; the scorer sees through the wrapper
+    assert FitOnInliers(BallCountOneClass(n_branches=2)).fit(X).n_inliers_ == len(X)
+    assert make_anomaly_scorer()(best, X, y) == roc_auc_score(y, -best.decision_function(X))
+    with pytest.raises(ValueError, match="every sample as an outlier"):
+        FitOnInliers(BallCountOneClass(n_branches=2)).fit(X[:3], [-1, -1, -1])
+
+
+def test_fit_on_inliers_around_a_pyod_detector_is_scored_as_pyod():
+    pytest.importorskip("pyod")
+    from corel_sklearn.model_selection import FitOnInliers
+
+    X, y = one_class_data(seed=12)
+    wrapped = FitOnInliers(make_pyod_detector("ECOD")).fit(X, y)
+    assert is_pyod_detector(wrapped)
+    assert make_anomaly_scorer()(wrapped, X, y) == roc_auc_score(y, wrapped.decision_function(X))

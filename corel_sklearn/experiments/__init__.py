@@ -1,37 +1,70 @@
-"""Experiments: the paper's one-class protocol, ODDS benchmark, baselines, reports, CLI.
+"""Experiments: the paper's one-class protocol, the ODDS and ADBench runs, reports, CLI.
 
-Run ``python -m corel_sklearn --help`` (or ``corel-sklearn --help``) for the command line.
+One method registry (:data:`METHODS`), one result type (:class:`BenchmarkResult`) and one
+runner per protocol. Run ``python -m corel_sklearn --help`` (or ``corel-sklearn --help``) for
+the command line.
 """
 
 from corel_sklearn.experiments._cache import (
+    check_writable_dir,
     default_cache_dir,
     encoder_cache_key,
     fit_encoder_cached,
 )
-from corel_sklearn.experiments._methods import DEFAULT_METHODS, METHODS, Method
-from corel_sklearn.experiments._odds import (
+from corel_sklearn.experiments._methods import (
+    ADBENCH_METHODS,
+    METHODS,
     ODDS_METHODS,
-    OddsResult,
-    odds_encoder,
+    PAPER_METHODS,
+    Method,
+    MethodContext,
+    resolve_methods,
+    tabular_encoder,
+)
+from corel_sklearn.experiments._protocol import (
+    AUX_SPLITS,
+    ProtocolSettings,
+    run_one_class_protocol,
+)
+from corel_sklearn.experiments._report import BenchmarkResult
+from corel_sklearn.experiments._tabular import (
+    ADBENCH_SEEDS,
+    ADBENCH_SETTINGS,
+    TabularSettings,
+    adbench_files,
+    adbench_split,
+    pyod_split,
+    read_adbench_published,
     read_published_table,
+    run_adbench_benchmark,
     run_odds_benchmark,
 )
-from corel_sklearn.experiments._protocol import AUX_SPLITS, run_one_class_protocol
-from corel_sklearn.experiments._report import OneClassResult
 
 __all__ = [
+    "ADBENCH_METHODS",
+    "ADBENCH_SEEDS",
+    "ADBENCH_SETTINGS",
     "AUX_SPLITS",
-    "DEFAULT_METHODS",
+    "BenchmarkResult",
     "METHODS",
     "Method",
+    "MethodContext",
     "ODDS_METHODS",
-    "OddsResult",
-    "OneClassResult",
+    "PAPER_METHODS",
+    "ProtocolSettings",
+    "TabularSettings",
+    "adbench_files",
+    "adbench_split",
+    "check_writable_dir",
     "default_cache_dir",
     "encoder_cache_key",
     "fit_encoder_cached",
-    "odds_encoder",
+    "pyod_split",
+    "read_adbench_published",
     "read_published_table",
+    "resolve_methods",
+    "run_adbench_benchmark",
     "run_odds_benchmark",
     "run_one_class_protocol",
+    "tabular_encoder",
 ]

@@ -3,10 +3,12 @@
 import hashlib
 import json
 import os
-import sys
+import tempfile
 import time
 
 import joblib
+
+from corel_sklearn.experiments._progress import log
 
 CACHE_ENV = "COREL_SKLEARN_CACHE"
 _IGNORED_PARAMS = ("verbose",)  # do not change the fitted model
@@ -100,22 +102,27 @@ def fit_encoder_cached(encoder, X, *, dataset_id, aux, cache_dir=None, verbose=1
         try:
             fitted = joblib.load(path)
         except Exception as exc:  # a corrupt entry or an incompatible pickle: refit
-            _log(verbose, f"cache entry {path} unreadable ({exc}); refitting")
+            log(verbose, f"cache entry {path} unreadable ({exc}); refitting")
         else:
-            _log(verbose, f"loaded encoder from cache: {path}")
+            log(verbose, f"loaded encoder from cache: {path}")
             meta = _read_json(stem + ".json")
             return fitted, {"key": key, "path": path, "cached": True,
                             "fit_seconds": meta.get("fit_seconds")}
     start = time.perf_counter()
     encoder.fit(X)
     seconds = time.perf_counter() - start
-    os.makedirs(os.fspath(cache_dir), exist_ok=True)
-    _atomic(path, lambda tmp: joblib.dump(encoder, tmp))
     meta = {"dataset": str(dataset_id), "aux": str(aux), "key": key, "fit_seconds": seconds,
             "n_samples": int(len(X)), "params": {k: repr(v) for k, v in
                                                  encoder.get_params(deep=False).items()}}
-    _atomic(stem + ".json", lambda tmp: _write_json(tmp, meta))
-    _log(verbose, f"encoder fitted in {seconds:.1f} s, cached at {path}")
+    try:
+        os.makedirs(os.fspath(cache_dir), exist_ok=True)
+        _atomic(path, lambda tmp: joblib.dump(encoder, tmp))
+        _atomic(stem + ".json", lambda tmp: _write_json(tmp, meta))
+    except OSError as exc:  # the fit is done: keep it, only the cache entry is lost
+        log(True, f"warning: could not write the cache entry {path} ({exc}); continuing "
+            "without it")
+        return encoder, {"key": key, "path": None, "cached": False, "fit_seconds": seconds}
+    log(verbose, f"encoder fitted in {seconds:.1f} s, cached at {path}")
     return encoder, {"key": key, "path": path, "cached": False, "fit_seconds": seconds}
 
 
@@ -124,7 +131,14 @@ def _safe(text):
 
 
 def _atomic(path, write):
-    tmp = f"{path}.tmp{os.getpid()}"
+    """``write(tmp)`` to a fresh temporary file beside ``path``, then rename it onto ``path``.
+
+    ``os.replace`` is atomic on one file system, so readers see the old entry or the complete
+    new one, never a truncated file, even if the process dies mid-write.
+    """
+    folder, name = os.path.split(path)
+    fd, tmp = tempfile.mkstemp(dir=folder or ".", prefix=f".{name}.", suffix=".tmp")
+    os.close(fd)
     try:
         write(tmp)
         os.replace(tmp, path)
@@ -146,6 +160,33 @@ def _read_json(path):
         return {}
 
 
-def _log(verbose, message):
-    if verbose:
-        print(f"[corel_sklearn] {message}", file=sys.stderr, flush=True)
+def check_writable_dir(path, what="folder"):
+    """Create ``path`` if needed and check a file can be written there; return it.
+
+    The command line calls it before training, so an unwritable output or cache folder fails
+    in a second, not after the work is done.
+
+    Raises
+    ------
+    OSError
+        With a message naming ``what`` (e.g. "--out folder"), the folder and the reason.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from corel_sklearn.experiments import check_writable_dir
+    >>> folder = check_writable_dir(os.path.join(tempfile.mkdtemp(), "results"), "--out folder")
+    >>> os.path.isdir(folder)
+    True
+    """
+    path = os.fspath(path)
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write_check_"):
+            pass
+    except OSError as exc:
+        raise OSError(
+            f"cannot write to the {what} {path!r} ({exc.strerror or exc}); choose a writable "
+            "folder"
+        ) from exc
+    return path

@@ -1,41 +1,51 @@
 """The one-class protocol of Hofer et al. (ICML 2019), with its baselines on the same draws."""
 
-import sys
 import time
+from dataclasses import dataclass, fields
 
 import numpy as np
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
 from corel_sklearn.datasets import one_class_draws
-from corel_sklearn.experiments._cache import _log, fit_encoder_cached
-from corel_sklearn.experiments._methods import DEFAULT_METHODS, resolve_methods
-from corel_sklearn.experiments._report import OneClassResult
+from corel_sklearn.experiments._cache import fit_encoder_cached
+from corel_sklearn.experiments._methods import PAPER_METHODS, MethodContext, resolve_methods
+from corel_sklearn.experiments._progress import log, progress
+from corel_sklearn.experiments._report import BenchmarkResult
 from corel_sklearn.experiments._threads import limited_threads
 
 AUX_SPLITS = ("train", "leave-one-class-out")
 
 
-def run_one_class_protocol(
-    X_train,
-    y_train,
-    X_test,
-    y_test,
-    *,
-    encoder,
-    n_samples=120,
-    n_draws=5,
-    radius=2.0,
-    classes=None,
-    target_names=None,
-    aux="train",
-    methods=DEFAULT_METHODS,
-    dataset_id="data",
-    cache_dir=None,
-    random_state=0,
-    n_threads=None,
-    verbose=1,
-):
+@dataclass(frozen=True)
+class ProtocolSettings:
+    """Settings of :func:`run_one_class_protocol` (see its parameters)."""
+
+    n_samples: int = 120
+    n_draws: int = 5
+    radius: float = 2.0
+    classes: tuple | None = None
+    target_names: tuple | None = None
+    aux: object = "train"
+    methods: tuple = PAPER_METHODS
+    dataset_id: str = "data"
+    cache_dir: str | None = None
+    random_state: int = 0
+    n_threads: int | None = None
+    verbose: int = 1
+
+    def __post_init__(self):
+        if isinstance(self.aux, str) and self.aux not in AUX_SPLITS:
+            raise ValueError(f"aux must be one of {AUX_SPLITS} or an array, got {self.aux!r}.")
+        for name in ("n_samples", "n_draws"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}.")
+        if not self.radius > 0:
+            raise ValueError(f"radius must be > 0, got {self.radius!r}.")
+
+
+def run_one_class_protocol(X_train, y_train, X_test, y_test, *, encoder, **settings):
     """Run the paper's one-class protocol for COREL and baselines on identical draws.
 
     For every class ``c`` and draw, ``n_samples`` training samples of ``c`` are drawn
@@ -59,38 +69,44 @@ def run_one_class_protocol(
         :class:`~corel_sklearn.TopoAutoencoder`; its ``connectivity_weight`` is the paper's
         lambda. The "AE" baselines use a clone with ``connectivity_weight=0``. If its
         ``random_state`` is None, ``random_state`` is used.
-    n_samples : int, default=120
-        Training samples of the inlier class per draw (the paper's n).
-    n_draws : int, default=5
-        Random draws per class.
-    radius : float, default=2.0
-        Ball radius of the ball count (the paper uses r = eta = 2).
-    classes : sequence, default=None
-        Inlier classes to run; None runs them all.
-    target_names : sequence of str, default=None
-        Display name of each label (indexed by label); None uses ``str(label)``.
-    aux : {"train", "leave-one-class-out"} or ndarray, default="train"
-        Data the encoder is trained on; an array means "this auxiliary data" (for example
-        another dataset), used for every class.
-    methods : sequence of str, default=all
-        Keys of :data:`~corel_sklearn.experiments.METHODS`: "corel", "ballcount-ae",
-        "ocsvm-ae", "ocsvm", "iforest", "lof".
-    dataset_id : str, default="data"
-        Readable dataset id for the encoder cache and the report.
-    cache_dir : str, default=None
-        Encoder cache folder (see :func:`fit_encoder_cached`); None trains without caching.
-    random_state : int, default=0
-        Seed of the draws, of the encoder (when its own is None) and of IsolationForest.
-    n_threads : int, default=None
-        torch and numba threads for the whole run (restored afterwards); None leaves them as
-        they are. 1 is fastest for small networks and on a busy machine.
-    verbose : int, default=1
-        0 is silent; 1 logs phases and shows a progress bar on stderr.
+    **settings
+        The fields of :class:`ProtocolSettings`:
+
+        n_samples : int, default=120
+            Training samples of the inlier class per draw (the paper's n).
+        n_draws : int, default=5
+            Random draws per class.
+        radius : float, default=2.0
+            Ball radius of the ball count (the paper uses r = eta = 2).
+        classes : sequence, default=None
+            Inlier classes to run; None runs them all.
+        target_names : sequence of str, default=None
+            Display name of each label (indexed by label); None uses ``str(label)``.
+        aux : {"train", "leave-one-class-out"} or ndarray, default="train"
+            Data the encoder is trained on; an array means "this auxiliary data" (for
+            example another dataset), used for every class.
+        methods : sequence of str, default=PAPER_METHODS
+            Names in :data:`~corel_sklearn.experiments.METHODS` (any case): "COREL",
+            "BallCount-AE", "OCSVM-AE", "OCSVM", "IForest", "LOF" (and "KNN", "ECOD" with
+            pyod).
+        dataset_id : str, default="data"
+            Readable dataset id for the encoder cache and the report.
+        cache_dir : str, default=None
+            Encoder cache folder (see :func:`fit_encoder_cached`); None trains without
+            caching.
+        random_state : int, default=0
+            Seed of the draws, of the encoder (when its own is None) and of IsolationForest.
+        n_threads : int, default=None
+            torch and numba threads for the whole run (restored afterwards); None leaves
+            them as they are. 1 is fastest for small networks and on a busy machine.
+        verbose : int, default=1
+            0 is silent; 1 logs phases and shows a progress bar on stderr.
 
     Returns
     -------
-    result : :class:`OneClassResult`
-        Per-draw AUROCs with ``summary()``, ``table()``, ``save(folder)``.
+    result : :class:`BenchmarkResult`
+        Per-draw AUROCs (groups are the classes, runs the draws) with ``summary()``,
+        ``table()``, ``save(folder)``.
 
     Examples
     --------
@@ -104,19 +120,10 @@ def run_one_class_protocol(
     >>> result = run_one_class_protocol(
     ...     X_train, y_train, X_test, y_test, encoder=PCA(2), n_samples=10, n_draws=2,
     ...     methods=["ocsvm", "lof"], verbose=0)
-    >>> result.summary()["OC-SVM (raw)"]["mean"][0] > 0.9
+    >>> result.summary()["OCSVM"]["mean"][0] > 0.9
     True
     """
-    with limited_threads(n_threads):
-        result = _run(X_train, y_train, X_test, y_test, encoder, n_samples, n_draws, radius,
-                      classes, target_names, aux, methods, dataset_id, cache_dir, random_state,
-                      verbose)
-    result.settings["n_threads"] = n_threads
-    return result
-
-
-def _run(X_train, y_train, X_test, y_test, encoder, n_samples, n_draws, radius, classes,
-         target_names, aux, methods, dataset_id, cache_dir, random_state, verbose):
+    settings = ProtocolSettings(**settings)
     X_train, X_test = np.asarray(X_train), np.asarray(X_test)
     y_train, y_test = np.asarray(y_train), np.asarray(y_test)
     if len(X_train) != len(y_train) or len(X_test) != len(y_test):
@@ -124,95 +131,112 @@ def _run(X_train, y_train, X_test, y_test, encoder, n_samples, n_draws, radius, 
             f"X and y lengths differ: train {len(X_train)} vs {len(y_train)}, "
             f"test {len(X_test)} vs {len(y_test)}."
         )
-    if isinstance(aux, str) and aux not in AUX_SPLITS:
-        raise ValueError(f"aux must be one of {AUX_SPLITS} or an array, got {aux!r}.")
-    methods = resolve_methods(methods)
-    representations = {m.representation for m in methods}
-    labels = np.unique(y_train)
-    draws = one_class_draws(
-        y_train, y_test, n_samples=n_samples, n_draws=n_draws, classes=classes,
-        random_state=random_state,
-    )
-    run_classes = list(dict.fromkeys(d.inlier_class for d in draws))
-    name_of = {c: _class_name(c, target_names) for c in run_classes}
+    with limited_threads(settings.n_threads):
+        return _OneClassRun(X_train, y_train, X_test, encoder, settings).run(y_test)
 
-    encoders = {}
-    if "corel" in representations or "ae" in representations:
-        corel = clone(encoder)
-        if "random_state" in corel.get_params() and corel.get_params()["random_state"] is None:
-            corel.set_params(random_state=random_state)
-        if "corel" in representations:
-            encoders["corel"] = corel
-        if "ae" in representations:
-            encoders["ae"] = clone(corel).set_params(connectivity_weight=0.0)
-    n_branches = int(getattr(encoder, "n_branches", 1))
 
-    groups = _aux_groups(aux, X_train, y_train, draws, run_classes)
-    timings = {"encoder_fit": 0.0, "encode": 0.0, **{m.label: 0.0 for m in methods}}
-    cache_info = []
-    records = []
-    start = time.perf_counter()
-    progress = _progress(len(draws), verbose)
-    for aux_id, X_aux, group_draws in groups:
-        union = np.unique(np.concatenate([d.train_indices for d in group_draws]))
-        features = {"raw": (X_train[union], X_test)}
-        for rep, template in encoders.items():
+class _OneClassRun:
+    """One run of the protocol: the encoders, their codes, and every method on every draw."""
+
+    def __init__(self, X_train, y_train, X_test, encoder, settings):
+        self.X_train, self.y_train, self.X_test = X_train, y_train, X_test
+        self.encoder = encoder
+        self.settings = settings
+        self.methods = resolve_methods(settings.methods)
+        self.timings = {"encoder_fit": 0.0, "encode": 0.0, **{m.key: 0.0 for m in self.methods}}
+        self.cache_info = []
+
+    def run(self, y_test):
+        s = self.settings
+        draws = one_class_draws(self.y_train, y_test, n_samples=s.n_samples,
+                                n_draws=s.n_draws, classes=s.classes,
+                                random_state=s.random_state)
+        classes = list(dict.fromkeys(d.inlier_class for d in draws))
+        names = {c: _class_name(c, s.target_names) for c in classes}
+        labels = np.unique(self.y_train)
+        templates = self._encoder_templates()
+        records = []
+        start = time.perf_counter()
+        bar = progress(len(draws), s.verbose, desc="draws", unit="draw")
+        for aux_id, X_aux, group_draws in self._aux_groups(draws, classes):
+            rows_used = np.unique(np.concatenate([d.train_indices for d in group_draws]))
+            features = self._features(templates, aux_id, X_aux, rows_used)
+            for d in group_draws:
+                position = int(np.searchsorted(labels, d.inlier_class))
+                seed = int(np.random.SeedSequence([int(s.random_state), position, d.draw])
+                           .generate_state(1)[0])
+                rows = np.searchsorted(rows_used, d.train_indices)
+                for method in self.methods:
+                    fit_part, test_part = features[method.representation]
+                    context = MethodContext(n_fit=len(rows), random_state=seed, radius=s.radius,
+                                            n_branches=int(getattr(self.encoder, "n_branches", 1)))
+                    tick = time.perf_counter()
+                    anomaly = method.anomaly_scores(fit_part[rows], test_part, context)
+                    auroc = roc_auc_score(d.is_inlier, -anomaly)
+                    self.timings[method.key] += time.perf_counter() - tick
+                    records.append(dict(method=method.key, group=names[d.inlier_class],
+                                        run=d.draw, inlier_class=_plain(d.inlier_class),
+                                        auroc=float(auroc)))
+                bar.update(1)
+        bar.close()
+        self.timings["total"] = time.perf_counter() - start
+        log(s.verbose, f"protocol finished in {self.timings['total']:.1f} s")
+        return BenchmarkResult(records, [m.key for m in self.methods],
+                               [names[c] for c in classes], group_label="class",
+                               run_label="draw", settings=self._report_settings(),
+                               timings=self.timings)
+
+    def _encoder_templates(self):
+        """{representation: unfitted encoder} for the representations the methods need."""
+        needed = {m.representation for m in self.methods} - {"raw"}
+        if not needed:
+            return {}
+        corel = clone(self.encoder)
+        params = corel.get_params()
+        if "random_state" in params and params["random_state"] is None:
+            corel.set_params(random_state=self.settings.random_state)
+        templates = {"corel": corel, "ae": clone(corel).set_params(connectivity_weight=0.0)}
+        return {rep: templates[rep] for rep in ("corel", "ae") if rep in needed}
+
+    def _aux_groups(self, draws, classes):
+        """[(aux_id, X_aux, draws)]: which encoder training data serves which draws."""
+        aux = self.settings.aux
+        if isinstance(aux, str) and aux == "train":
+            return [("train", self.X_train, draws)]
+        if isinstance(aux, str):  # leave-one-class-out
+            return [(f"loco_{_plain(c)}", self.X_train[self.y_train != c],
+                     [d for d in draws if d.inlier_class == c]) for c in classes]
+        return [("custom", np.asarray(aux), draws)]
+
+    def _features(self, templates, aux_id, X_aux, rows_used):
+        """{representation: (training rows used by the draws, test split)}, each encoded once."""
+        features = {"raw": (self.X_train[rows_used], self.X_test)}
+        for rep, template in templates.items():
             fitted, info = fit_encoder_cached(
-                clone(template), X_aux, dataset_id=dataset_id, aux=f"{aux_id}-{rep}",
-                cache_dir=cache_dir, verbose=verbose,
+                clone(template), X_aux, dataset_id=self.settings.dataset_id,
+                aux=f"{aux_id}-{rep}", cache_dir=self.settings.cache_dir,
+                verbose=self.settings.verbose,
             )
             if not info["cached"]:
-                timings["encoder_fit"] += info["fit_seconds"]
-            cache_info.append({"aux": aux_id, "representation": rep, **info})
+                self.timings["encoder_fit"] += info["fit_seconds"]
+            self.cache_info.append({"aux": aux_id, "representation": rep, **info})
             tick = time.perf_counter()
-            features[rep] = (fitted.transform(X_train[union]), fitted.transform(X_test))
-            timings["encode"] += time.perf_counter() - tick
-        for d in group_draws:
-            rows = np.searchsorted(union, d.train_indices)
-            position = int(np.searchsorted(labels, d.inlier_class))
-            seed = int(np.random.SeedSequence([int(random_state), position, d.draw])
-                       .generate_state(1)[0])
-            for method in methods:
-                fit_part, test_part = features[method.representation]
-                tick = time.perf_counter()
-                estimator = method.make(len(rows), seed, radius, n_branches)
-                scores = estimator.fit(fit_part[rows]).score_samples(test_part)
-                auroc = roc_auc_score(d.is_inlier, scores)
-                timings[method.label] += time.perf_counter() - tick
-                records.append(dict(method=method.label, inlier_class=_plain(d.inlier_class),
-                                    class_name=name_of[d.inlier_class], draw=d.draw,
-                                    auroc=float(auroc)))
-            progress.update(1)
-    progress.close()
-    timings["total"] = time.perf_counter() - start
-    settings = {
-        "dataset": str(dataset_id),
-        "aux": aux if isinstance(aux, str) else "custom",
-        "n_samples": n_samples,
-        "n_draws": n_draws,
-        "radius": radius,
-        "random_state": random_state,
-        "methods": [m.key for m in methods],
-        "n_train": len(X_train),
-        "n_test": len(X_test),
-        "encoder": repr(encoder),
-        "encoder_cache": cache_info,
-    }
-    _log(verbose, f"protocol finished in {timings['total']:.1f} s")
-    return OneClassResult(records, [m.label for m in methods], [name_of[c] for c in run_classes],
-                          settings=settings, timings=timings)
+            features[rep] = (fitted.transform(self.X_train[rows_used]),
+                             fitted.transform(self.X_test))
+            self.timings["encode"] += time.perf_counter() - tick
+        return features
 
-
-def _aux_groups(aux, X_train, y_train, draws, run_classes):
-    """[(aux_id, X_aux, draws)]: which encoder training data serves which draws."""
-    if isinstance(aux, str) and aux == "train":
-        return [("train", X_train, draws)]
-    if isinstance(aux, str):  # leave-one-class-out
-        return [
-            (f"loco_{_plain(c)}", X_train[y_train != c], [d for d in draws if d.inlier_class == c])
-            for c in run_classes
-        ]
-    return [("custom", np.asarray(aux), draws)]
+    def _report_settings(self):
+        s = self.settings
+        report = {f.name: getattr(s, f.name) for f in fields(s)
+                  if f.name not in ("target_names", "aux")}
+        report.update(dataset=str(s.dataset_id),
+                      aux=s.aux if isinstance(s.aux, str) else "custom",
+                      methods=[m.key for m in self.methods], n_train=len(self.X_train),
+                      n_test=len(self.X_test), encoder=repr(self.encoder),
+                      encoder_cache=self.cache_info)
+        report["classes"] = None if s.classes is None else [_plain(c) for c in s.classes]
+        return report
 
 
 def _class_name(label, target_names):
@@ -226,19 +250,3 @@ def _class_name(label, target_names):
 
 def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
-
-
-class _NoProgress:
-    def update(self, n=1):
-        pass
-
-    def close(self):
-        pass
-
-
-def _progress(total, verbose):
-    if not verbose:
-        return _NoProgress()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="draws", unit="draw", file=sys.stderr, leave=False)

@@ -1,4 +1,4 @@
-"""Results of the one-class protocol: summary statistics, terminal table, CSV, JSON and PNG."""
+"""The one result type of every runner: summary, terminal table, CSV, JSON and PNG."""
 
 import csv
 import json
@@ -7,175 +7,253 @@ import os
 import numpy as np
 
 
-class OneClassResult:
-    """Per-draw AUROCs of the one-class protocol, with summaries and writers.
+class BenchmarkResult:
+    """Per-run AUROCs of a protocol, grouped (by class or dataset), with summaries and writers.
 
     Parameters
     ----------
     records : list of dict
-        One per (method, class, draw) with keys ``method``, ``inlier_class``, ``class_name``,
-        ``draw`` and ``auroc``.
+        One per (method, group, run) with at least the keys ``method``, ``group``, ``run`` and
+        ``auroc``; other keys (``inlier_class``, ``seconds``...) are kept in the CSV and JSON.
     methods : list of str
         Method names in display order.
-    class_names : list of str
-        Class names in display order (the classes that were run).
+    groups : list of str
+        Groups in display order: the inlier classes of the one-class protocol, the datasets of
+        the ODDS and ADBench runs.
+    group_label : str, default="class"
+        What a group is, for headers ("class", "dataset").
+    run_label : str, default="draw"
+        What a run is ("draw", "trial", "seed").
     settings : dict, default=None
         The run's settings (JSON-serialisable), written into the JSON report.
     timings : dict, default=None
         Seconds spent per phase or method.
+    published : dict, default=None
+        ``{group: {detector: auroc}}`` published figures, printed beside ours.
+    info : dict, default=None
+        ``{group: {key: value}}`` descriptions of each group (e.g. ``n_samples``), written
+        into the summary CSV.
 
     Notes
     -----
-    ``std`` is the population standard deviation (``ddof=0``) over draws. The "mean" row is the
-    mean over classes of the per-class means; its ``std`` is the spread over draws of the
-    per-draw mean over classes (how much the headline number moves from draw to draw).
+    ``std`` is the population standard deviation (``ddof=0``) over runs. The "mean" row is the
+    mean over groups of the per-group means; its ``std`` is the spread over runs of the
+    per-run mean over groups (how much the headline number moves from run to run).
 
     Examples
     --------
-    >>> from corel_sklearn.experiments import OneClassResult
-    >>> records = [dict(method="m", inlier_class=c, class_name=str(c), draw=d, auroc=a)
+    >>> from corel_sklearn.experiments import BenchmarkResult
+    >>> records = [dict(method="m", group=str(c), run=d, auroc=a)
     ...            for c, d, a in [(0, 0, 0.8), (0, 1, 0.9), (1, 0, 0.6), (1, 1, 0.7)]]
-    >>> result = OneClassResult(records, ["m"], ["0", "1"])
+    >>> result = BenchmarkResult(records, ["m"], ["0", "1"])
     >>> mean, std = result.summary()["m"]["mean"]
     >>> round(mean, 3), round(std, 3)
     (0.75, 0.05)
     """
 
-    def __init__(self, records, methods, class_names, settings=None, timings=None):
+    def __init__(self, records, methods, groups, *, group_label="class", run_label="draw",
+                 settings=None, timings=None, published=None, info=None):
         self.records = list(records)
         self.methods = list(methods)
-        self.class_names = [str(c) for c in class_names]
+        self.groups = [str(g) for g in groups]
+        self.group_label = group_label
+        self.run_label = run_label
         self.settings = dict(settings or {})
         self.timings = dict(timings or {})
+        self.published = {str(k): dict(v) for k, v in (published or {}).items()}
+        self.info = dict(info or {})
 
     def aurocs(self, method):
-        """AUROCs of ``method`` as an array of shape (n_classes, n_draws)."""
+        """AUROCs of ``method`` as an array of shape (n_groups, n_runs); NaN where not run."""
         rows = [r for r in self.records if r["method"] == method]
         if not rows:
             raise KeyError(f"No results for method {method!r}; have {self.methods}.")
-        draws = sorted({r["draw"] for r in rows})
-        table = np.full((len(self.class_names), len(draws)), np.nan)
+        runs = sorted({r["run"] for r in rows})
+        table = np.full((len(self.groups), len(runs)), np.nan)
         for r in rows:
-            table[self.class_names.index(str(r["class_name"])), draws.index(r["draw"])] = r["auroc"]
+            table[self.groups.index(str(r["group"])), runs.index(r["run"])] = r["auroc"]
         return table
 
     def summary(self):
-        """``{method: {class_name or "mean": (mean, std)}}`` over draws (see Notes)."""
+        """``{method: {group or "mean": (mean, std)}}`` over runs (see Notes)."""
         out = {}
         for method in self.methods:
             table = self.aurocs(method)
             stats = {name: (float(np.mean(row)), float(np.std(row)))
-                     for name, row in zip(self.class_names, table, strict=True)}
-            per_draw = table.mean(axis=0)
-            stats["mean"] = (float(table.mean()), float(np.std(per_draw)))
+                     for name, row in zip(self.groups, table, strict=True)}
+            stats["mean"] = (float(np.mean(table.mean(axis=1))),
+                             float(np.std(table.mean(axis=0))))
             out[method] = stats
         return out
 
+    def published_columns(self):
+        """Detectors with a published figure for at least one group, in first-seen order."""
+        columns = {}
+        for name in self.groups:
+            columns.update(dict.fromkeys(self.published.get(name, {})))
+        return list(columns)
+
     def table(self, digits=3):
-        """The summary as a plain-text table: classes down, methods across."""
+        """Groups down, methods across (mean ± std over runs), published means on the right."""
         summary = self.summary()
-        rows = [*self.class_names, "mean"]
-        cells = [[f"{summary[m][r][0]:.{digits}f} ± {summary[m][r][1]:.{digits}f}"
-                  for m in self.methods] for r in rows]
-        header = ["class", *self.methods]
-        body = [[r, *c] for r, c in zip(rows, cells, strict=True)]
-        widths = [max(len(str(line[i])) for line in [header, *body]) for i in range(len(header))]
-        fmt = lambda line: "  ".join(  # noqa: E731
-            str(v).ljust(w) if i == 0 else str(v).rjust(w)
-            for i, (v, w) in enumerate(zip(line, widths, strict=True))
-        )
+        pub_cols = self.published_columns()
+        rows = [*self.groups, "mean"]
+        header = [self.group_label, *self.methods, *[f"pub {c}" for c in pub_cols]]
+        body = []
+        for row in rows:
+            ours = [f"{summary[m][row][0]:.{digits}f} ± {summary[m][row][1]:.{digits}f}"
+                    for m in self.methods]
+            if row == "mean":
+                pub = [_fmt(_mean_or_none([self.published.get(n, {}).get(c)
+                                           for n in self.groups]), digits) for c in pub_cols]
+            else:
+                pub = [_fmt(self.published.get(row, {}).get(c), digits) for c in pub_cols]
+            body.append([row, *ours, *pub])
+        widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
+
+        def fmt(line):
+            return "  ".join(v.ljust(w) if i == 0 else v.rjust(w)
+                             for i, (v, w) in enumerate(zip(line, widths, strict=True)))
+
         rule = "-" * len(fmt(header))
-        return "\n".join([fmt(header), rule, *map(fmt, body[:-1]), rule, fmt(body[-1])])
+        lines = [fmt(header), rule, *map(fmt, body[:-1]), rule, fmt(body[-1])]
+        verdict = self.verdict(summary)
+        return "\n".join([*lines, verdict] if verdict else lines)
+
+    def verdict(self, summary=None):
+        """One line: on how many groups COREL beats every other method run (and published)."""
+        summary = summary or self.summary()
+        others = [m for m in self.methods if m != "COREL"]
+        if "COREL" not in self.methods or not others or len(self.groups) < 2:
+            return ""
+        corel = summary["COREL"]
+        wins = sum(corel[n][0] > max(summary[m][n][0] for m in others) for n in self.groups)
+        plural = "classes" if self.group_label == "class" else f"{self.group_label}s"
+        line = f"COREL beats all of {others} (run here) on {wins} of {len(self.groups)} {plural}"
+        published = [n for n in self.groups if self.published.get(n)]
+        if published:
+            beat = sum(corel[n][0] > max(self.published[n].values()) for n in published)
+            line += (f", and the best published figure of {self.published_columns()} on {beat} "
+                     f"of {len(published)}")
+        return line + "."
 
     def to_csv(self, path):
-        """Write one row per (method, class, draw): the raw AUROCs."""
+        """Write one row per (method, group, run): the raw AUROCs and any extra keys."""
+        fields = list(dict.fromkeys(k for r in self.records for k in r))
         with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(
-                f, ["method", "inlier_class", "class_name", "draw", "auroc"], extrasaction="ignore"
-            )
+            writer = csv.DictWriter(f, fields)
             writer.writeheader()
             writer.writerows(self.records)
         return path
 
     def summary_to_csv(self, path):
-        """Write one row per (method, class or "mean") with mean and std over draws."""
+        """Write one row per group (and "mean"): info, mean and std per method, published."""
+        summary = self.summary()
+        info_keys = list(dict.fromkeys(k for v in self.info.values() for k in v))
+        pub_cols = self.published_columns()
         with open(path, "w", newline="") as f:
             writer = csv.writer(f)
-            writer.writerow(["method", "class_name", "mean_auroc", "std_auroc"])
-            for method, stats in self.summary().items():
-                for name, (mean, std) in stats.items():
-                    writer.writerow([method, name, f"{mean:.6f}", f"{std:.6f}"])
+            writer.writerow([self.group_label, *info_keys,
+                             *[f"{m}_mean" for m in self.methods],
+                             *[f"{m}_std" for m in self.methods],
+                             *[f"published_{c}" for c in pub_cols]])
+            for name in [*self.groups, "mean"]:
+                info = self.info.get(name, {})
+                if name == "mean":
+                    pub = [_mean_or_none([self.published.get(n, {}).get(c) for n in self.groups])
+                           for c in pub_cols]
+                else:
+                    pub = [self.published.get(name, {}).get(c) for c in pub_cols]
+                writer.writerow([name, *[_cell(info.get(k)) for k in info_keys],
+                                 *[f"{summary[m][name][0]:.6f}" for m in self.methods],
+                                 *[f"{summary[m][name][1]:.6f}" for m in self.methods],
+                                 *[_cell(v) for v in pub]])
         return path
 
     def to_json(self, path):
-        """Write settings, timings, the summary and every per-draw AUROC."""
+        """Write settings, timings, group info, the summary, published figures and records."""
         summary = {m: {k: {"mean": v[0], "std": v[1]} for k, v in s.items()}
                    for m, s in self.summary().items()}
-        payload = {"settings": self.settings, "timings_s": self.timings, "summary": summary,
+        payload = {"settings": self.settings, "timings_s": self.timings, "info": self.info,
+                   "summary": summary,
+                   "published": {n: self.published[n] for n in self.groups if n in self.published},
                    "records": [_jsonable(r) for r in self.records]}
         with open(path, "w") as f:
             json.dump(payload, f, indent=2, default=str)
         return path
 
     def plot(self, path, title=None):
-        """Grouped bar chart of per-class mean AUROC with std error bars; returns ``path``."""
+        """Grouped bars of mean AUROC per group (std error bars), published means as marks."""
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
         summary = self.summary()
-        groups = [*self.class_names, "mean"]
+        groups = [*self.groups, "mean"]
         x = np.arange(len(groups))
         width = 0.8 / len(self.methods)
-        fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(groups) + 4), 4.0))
+        fig, ax = plt.subplots(figsize=(max(6.0, 0.8 * len(groups) + 4), 4.0))
         lowest = 1.0
         for i, method in enumerate(self.methods):
             means = np.array([summary[method][g][0] for g in groups])
             stds = np.array([summary[method][g][1] for g in groups])
-            lowest = min(lowest, float((means - stds).min()))
+            lowest = min(lowest, float(np.nanmin(means - stds)))
             ax.bar(x - 0.4 + (i + 0.5) * width, means, width, yerr=stds, capsize=2, label=method)
+        for column, marker in zip(self.published_columns(), "_x.+*^v<>", strict=False):
+            values = [self.published.get(g, {}).get(column, np.nan) for g in self.groups]
+            i = self.methods.index(column) if column in self.methods else None
+            xs = x[:-1] if i is None else x[:-1] - 0.4 + (i + 0.5) * width
+            ax.plot(xs, values, ls="none", marker=marker, ms=7, color="k",
+                    label=f"published {column}")
+            lowest = min(lowest, float(np.nanmin(values + [1.0])))
         # Zoom on the bars (AUROCs near 1 would look identical on [0, 1]); 0.5 is chance.
         bottom = max(0.0, np.floor((lowest - 0.02) * 20) / 20)
         if bottom < 0.5:
             ax.axhline(0.5, color="grey", lw=0.8, ls="--")
         ax.set_ylim(bottom, 1.0)
-        ax.set_xticks(x, groups, rotation=30, ha="right")
-        ax.set_ylabel("AUROC (mean ± std over draws)")
-        ax.set_title(title or self.settings.get("title", "one-class AUROC per class"))
+        ax.set_xticks(x, groups, rotation=40, ha="right")
+        ax.set_ylabel(f"AUROC (mean ± std over {self.run_label}s)")
+        ax.set_title(title or self.settings.get("title", f"AUROC per {self.group_label}"))
         ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
         fig.tight_layout()
         fig.savefig(path, dpi=120)
         plt.close(fig)
         return path
 
-    def save(self, folder, plot=True):
+    def save(self, folder, prefix="", plot=True):
         """Write ``aurocs.csv``, ``summary.csv``, ``results.json`` and ``aurocs.png``.
 
-        Returns the dict of written paths. The plot is skipped (with a note in the returned
-        dict) when matplotlib is not installed.
+        Each name gets ``prefix``. Returns the dict of written paths; the plot is None when
+        matplotlib is not installed.
         """
-        return save_report_files(self, folder, plot=plot)
+        os.makedirs(folder, exist_ok=True)
+        paths = {
+            "csv": self.to_csv(os.path.join(folder, f"{prefix}aurocs.csv")),
+            "summary_csv": self.summary_to_csv(os.path.join(folder, f"{prefix}summary.csv")),
+            "json": self.to_json(os.path.join(folder, f"{prefix}results.json")),
+        }
+        if plot:
+            try:
+                paths["png"] = self.plot(os.path.join(folder, f"{prefix}aurocs.png"))
+            except ImportError:
+                paths["png"] = None
+        return paths
 
 
-def save_report_files(report, folder, prefix="", plot=True):
-    """Write a report's ``aurocs.csv``, ``summary.csv``, ``results.json``, ``aurocs.png``.
+def _fmt(value, digits=3):
+    return "-" if value is None else f"{value:.{digits}f}"
 
-    Each name gets ``prefix``; the plot is None when matplotlib is not installed. Returns the
-    dict of written paths.
-    """
-    os.makedirs(folder, exist_ok=True)
-    paths = {
-        "csv": report.to_csv(os.path.join(folder, f"{prefix}aurocs.csv")),
-        "summary_csv": report.summary_to_csv(os.path.join(folder, f"{prefix}summary.csv")),
-        "json": report.to_json(os.path.join(folder, f"{prefix}results.json")),
-    }
-    if plot:
-        try:
-            paths["png"] = report.plot(os.path.join(folder, f"{prefix}aurocs.png"))
-        except ImportError:
-            paths["png"] = None
-    return paths
+
+def _cell(value):
+    if value is None:
+        return ""
+    return f"{value:.4f}" if isinstance(value, float) else value
+
+
+def _mean_or_none(values):
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else None
 
 
 def _jsonable(record):

@@ -11,11 +11,14 @@ from corel_sklearn.model_selection._scorer import (
     make_anomaly_scorer,
 )
 from corel_sklearn.model_selection._split import OneClassKFold
+from corel_sklearn.model_selection._validation import FitOnInliers, cross_val_anomaly_scores
 
 __all__ = [
+    "FitOnInliers",
     "LABEL_CONVENTIONS",
     "OneClassKFold",
     "anomaly_scores",
+    "cross_val_anomaly_scores",
     "detect_label_convention",
     "inlier_mask",
     "is_pyod_detector",

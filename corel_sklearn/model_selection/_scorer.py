@@ -46,10 +46,16 @@ def is_pyod_detector(estimator):
 
 
 def _final_step(estimator):
-    # Pipelines (and anything else exposing ``steps``) score with their last step.
-    while hasattr(estimator, "steps") and estimator.steps:
-        estimator = estimator.steps[-1][1]
-    return estimator
+    """The estimator that scores: the last step of a pipeline, the model inside FitOnInliers."""
+    from corel_sklearn.model_selection._validation import FitOnInliers
+
+    while True:
+        if hasattr(estimator, "steps") and estimator.steps:
+            estimator = estimator.steps[-1][1]
+        elif isinstance(estimator, FitOnInliers):
+            estimator = getattr(estimator, "estimator_", estimator.estimator)
+        else:
+            return estimator
 
 
 def _declared_convention(estimator):

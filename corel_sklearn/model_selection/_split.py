@@ -36,12 +36,15 @@ class OneClassKFold(BaseCrossValidator):
     See Also
     --------
     make_anomaly_scorer : A scorer for the test folds.
+    cross_val_anomaly_scores : Out-of-fold anomaly scores of every sample.
+    FitOnInliers : A wrapper that keeps outliers out of ``GridSearchCV``'s refit too.
     sklearn.model_selection.KFold : The splitter applied to inliers and outliers.
 
     Notes
     -----
-    ``GridSearchCV(refit=True)`` refits the best model on *all* of ``X``, outliers included;
-    pass ``refit=False`` and fit the best parameters on the inliers yourself.
+    ``GridSearchCV(refit=True)`` refits the best model on *all* of ``X``, outliers included:
+    wrap the model in :class:`FitOnInliers` (its refit drops the outliers of ``y``), or pass
+    ``refit=False`` and fit the best parameters on the inliers yourself.
 
     Examples
     --------

@@ -1,0 +1,418 @@
+"""Tabular benchmarks: ODDS under pyod's protocol and ADBench's classical sets under ADBench's."""
+
+import csv
+import glob
+import os
+import re
+import time
+from dataclasses import dataclass, fields
+from math import ceil
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+from corel_sklearn.datasets import ODDS_DATASETS, load_adbench, load_odds
+from corel_sklearn.experiments._methods import (
+    ADBENCH_METHODS,
+    ODDS_METHODS,
+    MethodContext,
+    resolve_methods,
+    tabular_encoder,
+)
+from corel_sklearn.experiments._progress import log
+from corel_sklearn.experiments._report import BenchmarkResult
+from corel_sklearn.experiments._threads import limited_threads
+
+#: Columns of pyod's published ODDS table printed beside ours.
+ODDS_PUBLISHED_COLUMNS = ("IForest", "OCSVM", "LOF", "KNN", "PCA")
+#: ADBench's settings: no anomaly labels, or a fraction of the training anomalies labeled.
+ADBENCH_SETTINGS = ("unsupervised", "semi-supervised")
+#: ADBench's seeds (``np.arange(3) + 1`` in its ``run.py``).
+ADBENCH_SEEDS = (1, 2, 3)
+
+
+@dataclass(frozen=True)
+class TabularSettings:
+    """Settings shared by the tabular runners (see :func:`run_odds_benchmark`)."""
+
+    methods: tuple = ODDS_METHODS
+    radius: float | None = None
+    make_encoder: object = tabular_encoder
+    n_jobs: int | None = None
+    encoder_threads: int | None = 1
+    standardize_encoder_input: bool = False
+    verbose: int = 1
+
+    def __post_init__(self):
+        if self.radius is not None and not self.radius > 0:
+            raise ValueError(
+                f"radius must be > 0 or None (the encoder's eta), got {self.radius!r}.")
+
+    def report(self):
+        """JSON-friendly dict of the settings."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["make_encoder"] = getattr(self.make_encoder, "__name__", repr(self.make_encoder))
+        out["methods"] = list(self.methods)
+        return out
+
+
+def pyod_split(X, y, trial):
+    """Trial ``trial`` of pyod's protocol: 60/40 split, standardised with train statistics.
+
+    Returns ``X_train, X_test, y_train, y_test`` (the scaled arrays).
+    """
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.4, random_state=np.random.RandomState(trial)
+    )
+    scaler = StandardScaler().fit(X_train)
+    return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
+
+
+def adbench_split(X, y, seed, *, setting="unsupervised", labeled_ratio=1.0):
+    """One split of ADBench's protocol (``DataGenerator.generator``), seeded by ``seed``.
+
+    As in ADBench: sets under 1000 rows are resampled with replacement up to 1000 rows, sets
+    over 10,000 rows subsampled to 10,000 (each with a generator freshly seeded by ``seed``);
+    a stratified 70/30 train/test split continues with that generator; a
+    :class:`~sklearn.preprocessing.MinMaxScaler` is fitted on the train split. ADBench seeds
+    numpy's global generator and lets ``train_test_split`` draw from it; here a
+    ``RandomState(seed)`` is passed along explicitly, which draws the same numbers.
+
+    * ``setting="unsupervised"`` (ADBench's ``la = 0``): the detectors are fitted on the
+      whole train split, anomalies included, unlabeled.
+    * ``setting="semi-supervised"``: ``ceil(labeled_ratio * n)`` of the ``n`` training
+      anomalies are labeled (ADBench's ``la``, ``at_least_one_labeled=True``). A one-class
+      detector can only use those labels by leaving the labeled anomalies out, so it is
+      fitted on the rest (as ADBench's PyOD wrapper does for its autoencoders); with
+      ``labeled_ratio=1.0`` it trains on normal data only.
+
+    Returns
+    -------
+    X_fit, X_test, y_fit, y_test : ndarray
+        The rows the detectors are fitted on (scaled) with their true labels, and the test
+        split (scaled) with 1 = anomaly.
+    """
+    if setting not in ADBENCH_SETTINGS:
+        raise ValueError(f"setting must be one of {ADBENCH_SETTINGS}, got {setting!r}.")
+    if not 0.0 <= labeled_ratio <= 1.0:
+        raise ValueError(f"labeled_ratio must be in [0, 1], got {labeled_ratio!r}.")
+    rng = np.random.RandomState(seed)
+    if len(y) < 1000:
+        rng = np.random.RandomState(seed)
+        rows = rng.choice(np.arange(len(y)), 1000, replace=True)
+        X, y = X[rows], y[rows]
+    if len(y) > 10000:
+        rng = np.random.RandomState(seed)
+        rows = rng.choice(np.arange(len(y)), 10000, replace=False)
+        X, y = X[rows], y[rows]
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.3, shuffle=True, stratify=y, random_state=rng
+    )
+    scaler = MinMaxScaler().fit(X_train)
+    X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+    if setting == "unsupervised":
+        return X_train, X_test, y_train, y_test
+    anomalies = np.flatnonzero(y_train == 1)
+    labeled = rng.choice(anomalies, ceil(labeled_ratio * len(anomalies)), replace=False)
+    keep = np.setdiff1d(np.arange(len(y_train)), labeled)
+    return X_train[keep], X_test, y_train[keep], y_test
+
+
+def run_odds_benchmark(data_dir, *, datasets=None, n_trials=10, methods=ODDS_METHODS,
+                       published_csv=None, **settings):
+    """COREL and baselines on ODDS sets with pyod's benchmark protocol.
+
+    Per set and trial ``i``: a random 60/40 train/test split
+    (``train_test_split(..., test_size=0.4, random_state=np.random.RandomState(i))``, as in
+    pyod's ``notebooks/benchmark.py``), a :class:`~sklearn.preprocessing.StandardScaler`
+    fitted on the train split, every detector fitted on the *contaminated* train split, AUROC
+    on the test split with 1 = anomaly.
+
+    * COREL: ``make_encoder(n_train, n_features, i)`` (default :func:`tabular_encoder`)
+      trained on the standardised train split, then :class:`~corel_sklearn.BallCountOneClass`
+      fitted on all train codes; the anomaly score is minus the ball count.
+    * The baselines come from :data:`METHODS` with pyod's defaults: IForest
+      ``IsolationForest(random_state=i)``, OCSVM ``OneClassSVM(nu=0.5, gamma="auto")``, LOF
+      ``LocalOutlierFactor(n_neighbors=20, novelty=True)``, KNN and ECOD from pyod.
+
+    Parameters
+    ----------
+    data_dir : str
+        Folder with the ``<name>.mat`` files (e.g. ``shared/data/odds_pyod``).
+    datasets : sequence of str, default=None
+        Names to run; None runs the 17 of :data:`~corel_sklearn.datasets.ODDS_DATASETS`.
+    n_trials : int, default=10
+        Trials (random splits) per set.
+    methods : sequence of str, default=("COREL", "IForest", "OCSVM", "LOF")
+        Names in :data:`METHODS`; "BallCount-AE" adds the ablation: the same encoder trained
+        with lambda = 0 and the same ball count.
+    published_csv : str, default=None
+        pyod's published table (``pyod_odds_roc_10trials_2019.csv``) to print next to ours.
+    **settings
+        The other fields of :class:`TabularSettings`: ``radius`` (None: the encoder's eta),
+        ``make_encoder`` (``(n_samples, n_features, random_state) -> unfitted encoder``),
+        ``n_jobs`` (joblib jobs for the raw-feature detectors; COREL trains in the main
+        process), ``encoder_threads`` (torch and numba threads while COREL trains and
+        scores, default 1; None leaves them alone), ``standardize_encoder_input`` (fit a
+        StandardScaler on the training rows before the encoder; False here: the ODDS split
+        is standardised already), ``verbose``.
+
+    Returns
+    -------
+    result : :class:`BenchmarkResult`
+        Groups are the datasets, runs the trials.
+    """
+    settings = TabularSettings(methods=tuple(methods), **settings)
+    n_trials = _positive_int(n_trials, "n_trials")
+    names = list(ODDS_DATASETS if datasets is None else datasets)
+    published = {}
+    if published_csv:
+        published = {name: {c: row[c] for c in ODDS_PUBLISHED_COLUMNS if c in row}
+                     for name, row in read_published_table(published_csv).items()}
+    tables = ((name, load_odds(os.path.join(os.fspath(data_dir), f"{name}.mat")))
+              for name in names)
+    result = _run_tabular(tables, names, lambda X, y, trial: pyod_split(X, y, trial),
+                          range(n_trials), settings, published)
+    result.settings.update(protocol="pyod ODDS", data_dir=os.fspath(data_dir),
+                           n_trials=n_trials,
+                           published_csv=os.fspath(published_csv) if published_csv else None)
+    return result
+
+
+def run_adbench_benchmark(data_dir, *, datasets=None, setting="unsupervised",
+                          labeled_ratio=1.0, seeds=ADBENCH_SEEDS, methods=ADBENCH_METHODS,
+                          published_csv=None, **settings):
+    """COREL and baselines on ADBench's classical ``.npz`` sets with ADBench's protocol.
+
+    Per set and seed: :func:`adbench_split` (resampling to 1000-10,000 rows, stratified 70/30
+    split, min-max scaling fitted on train; ``setting`` decides which training rows the
+    detectors see), every method fitted on those rows, AUROC on the test split with
+    1 = anomaly. The baselines are those of :data:`METHODS` with pyod's defaults (as ADBench
+    runs them: ``IForest()``, ``OCSVM()``, ``LOF()``, ``KNN()``, ``ECOD()``) on the min-max
+    scaled rows. COREL does what :class:`corel_sklearn.pyod.COREL` does: it standardises the
+    training rows (``standardize_encoder_input=True``; the tabular encoder is built for
+    standardised inputs), trains ``make_encoder(n_fit, n_features, seed)`` (default
+    :func:`tabular_encoder`) on them and counts balls of radius eta on its codes.
+
+    Parameters
+    ----------
+    data_dir : str
+        Folder with ADBench's ``<number>_<name>.npz`` files.
+    datasets : sequence of str, default=None
+        File stems ("4_breastw") or names ("breastw", any case); None runs every ``.npz``
+        in ``data_dir``, in ADBench's numbering.
+    setting : {"unsupervised", "semi-supervised"}, default="unsupervised"
+        See :func:`adbench_split`.
+    labeled_ratio : float in [0, 1], default=1.0
+        Fraction of the training anomalies labeled in the semi-supervised setting.
+    seeds : sequence of int, default=(1, 2, 3)
+        ADBench's seeds.
+    methods : sequence of str, default=("COREL", "IForest", "OCSVM", "LOF", "ECOD", "KNN")
+        Names in :data:`METHODS`.
+    published_csv : str, default=None
+        ADBench's published AUCROC table (``adbench_prelim_AUCROC_unsup_...csv``): the mean
+        over its seeds of the ``la = 0`` rows is printed beside ours for the methods run
+        (unsupervised setting only).
+    **settings
+        The other fields of :class:`TabularSettings` (see :func:`run_odds_benchmark`);
+        ``standardize_encoder_input`` defaults to True here.
+
+    Returns
+    -------
+    result : :class:`BenchmarkResult`
+        Groups are the datasets, runs the seeds.
+    """
+    settings = TabularSettings(methods=tuple(methods), **{"standardize_encoder_input": True,
+                                                          **settings})
+    if setting not in ADBENCH_SETTINGS:
+        raise ValueError(f"setting must be one of {ADBENCH_SETTINGS}, got {setting!r}.")
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds must hold at least one seed.")
+    paths = adbench_files(data_dir, datasets)
+    names = [_adbench_name(p) for p in paths]
+    published = {}
+    if published_csv and setting == "unsupervised":
+        table = read_adbench_published(published_csv)
+        keys = [m.key for m in resolve_methods(methods)]
+        published = {n: {c: table[_base_name(n)][c] for c in keys if c in table[_base_name(n)]}
+                     for n in names if _base_name(n) in table}
+
+    def split(X, y, seed):
+        return adbench_split(X, y, seed, setting=setting, labeled_ratio=labeled_ratio)
+
+    result = _run_tabular(((n, load_adbench(p)) for n, p in zip(names, paths, strict=True)),
+                          names, split, seeds, settings, published)
+    result.settings.update(protocol=f"ADBench {setting}", data_dir=os.fspath(data_dir),
+                           seeds=seeds, setting=setting,
+                           labeled_ratio=labeled_ratio if setting != "unsupervised" else 0.0,
+                           published_csv=os.fspath(published_csv) if published_csv else None)
+    return result
+
+
+def adbench_files(data_dir, datasets=None):
+    """Paths of ADBench ``.npz`` files in ``data_dir``, in ADBench's numbering.
+
+    ``datasets`` holds stems ("4_breastw") or names ("breastw", any case); None means all.
+    """
+    data_dir = os.fspath(data_dir)
+    if not os.path.isdir(data_dir):
+        raise FileNotFoundError(
+            f"ADBench folder {data_dir!r} not found; pass the folder of the classical .npz "
+            "files (e.g. ../shared/data/adbench_classical)."
+        )
+    paths = sorted(glob.glob(os.path.join(data_dir, "*.npz")), key=_adbench_order)
+    if not paths:
+        raise FileNotFoundError(f"No .npz files in {data_dir!r}.")
+    if datasets is None:
+        return paths
+    by_name = {}
+    for path in paths:
+        stem = _adbench_name(path)
+        by_name[stem.casefold()] = by_name[_base_name(stem).casefold()] = path
+    missing = [d for d in datasets if str(d).casefold() not in by_name]
+    if missing:
+        raise ValueError(
+            f"Unknown ADBench set(s) {missing} in {data_dir!r}; have "
+            f"{[_adbench_name(p) for p in paths]}."
+        )
+    return list(dict.fromkeys(by_name[str(d).casefold()] for d in datasets))
+
+
+def read_published_table(path):
+    """``{dataset: {detector: auroc}}`` from pyod's ``roc.csv``-style table."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows or "Data" not in rows[0]:
+        raise ValueError(f"{path!r} is not a pyod ROC table (no 'Data' column).")
+    skip = {"Data", "#Samples", "# Dimensions", "Outlier Perc"}
+    return {r["Data"]: {k: float(v) for k, v in r.items() if k not in skip and v not in ("", None)}
+            for r in rows}
+
+
+def read_adbench_published(path):
+    """``{name: {detector: mean AUCROC}}`` from ADBench's result table, ``la = 0`` rows.
+
+    The rows are indexed ``('<dataset>', la, seed)``; the mean is over the seeds. Dataset
+    names are reduced to ADBench's current base names ("Pima_withoutdupl_35" -> "pima",
+    "magic.gamma.diff" -> "magic.gamma"), lower case.
+    """
+    sums = {}
+    with open(path, newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if not header:
+            raise ValueError(f"{path!r} is empty.")
+        for row in reader:
+            match = re.match(r"\('([^']+)',\s*([0-9.]+),\s*(\d+)\)", row[0])
+            if match is None:
+                raise ValueError(f"{path!r}: unexpected row index {row[0]!r}; expected "
+                                 "('<dataset>', la, seed).")
+            if float(match.group(2)) != 0.0:
+                continue
+            name = re.split(r"_withoutdupl", match.group(1))[0].removesuffix(".diff").casefold()
+            entry = sums.setdefault(name, {})
+            for column, value in zip(header[1:], row[1:], strict=True):
+                if value:
+                    entry.setdefault(column, []).append(float(value))
+    return {n: {c: float(np.mean(v)) for c, v in cols.items()} for n, cols in sums.items()}
+
+
+def _run_tabular(tables, names, split, runs, settings, published):
+    """Every method on every split of every table; ``split(X, y, run) -> X_fit, X_test, ...``."""
+    methods = resolve_methods(settings.methods)
+    runs = list(runs)
+    records, info = [], {}
+    start = time.perf_counter()
+    for name, bunch in tables:
+        X, y = bunch.data, bunch.target
+        info[name] = {"n_samples": len(X), "n_features": X.shape[1],
+                      "outlier_percent": 100 * float(y.mean())}
+        log(settings.verbose, f"{name}: {X.shape[0]} x {X.shape[1]}, {100 * y.mean():.1f}% "
+            f"anomalies, {len(runs)} runs ...")
+        tick = time.perf_counter()
+        splits = [split(X, y, run) for run in runs]
+        # The raw-feature detectors are single-threaded: spread them over the cores. The
+        # encoders train in this process with `encoder_threads` threads, one after the other.
+        raw = [(m, run, s) for run, s in zip(runs, splits, strict=True) for m in methods
+               if m.representation == "raw"]
+        scored = Parallel(n_jobs=settings.n_jobs)(
+            delayed(_score_raw)(m, s, run) for m, run, s in raw)
+        results = {(m.key, run): value for (m, run, _), value in zip(raw, scored, strict=True)}
+        with limited_threads(settings.encoder_threads):
+            for run, s in zip(runs, splits, strict=True):
+                results.update(_score_encoded(methods, s, run, settings))
+        for run in runs:
+            for m in methods:
+                auroc, seconds = results[m.key, run]
+                records.append(dict(method=m.key, group=name, run=run, auroc=auroc,
+                                    seconds=seconds))
+        info[name]["seconds"] = time.perf_counter() - tick
+        means = "  ".join(
+            f"{m.key} {np.mean([results[m.key, r][0] for r in runs]):.3f}" for m in methods)
+        log(settings.verbose, f"{name:<11} {means}  ({info[name]['seconds']:.1f} s)")
+    return BenchmarkResult(records, [m.key for m in methods], names, group_label="dataset",
+                           run_label="trial", settings=settings.report(),
+                           timings={"total": time.perf_counter() - start},
+                           published=published, info=info)
+
+
+def _score_raw(method, split, run):
+    """(test AUROC, seconds) of a raw-feature method on one split."""
+    X_fit, X_test, _, y_test = split
+    start = time.perf_counter()
+    context = MethodContext(n_fit=len(X_fit), random_state=run, style="pyod")
+    anomaly = method.anomaly_scores(X_fit, X_test, context)
+    return float(roc_auc_score(y_test, anomaly)), time.perf_counter() - start
+
+
+def _score_encoded(methods, split, run, settings):
+    """{(method, run): (AUROC, seconds)} of the methods on encoder codes, one encoder each."""
+    X_fit, X_test, _, y_test = split
+    out = {}
+    for representation in ("corel", "ae"):
+        chosen = [m for m in methods if m.representation == representation]
+        if not chosen:
+            continue
+        start = time.perf_counter()
+        if settings.standardize_encoder_input:  # as corel_sklearn.pyod.COREL does
+            scaler = StandardScaler().fit(X_fit)
+            X_fit, X_test = scaler.transform(X_fit), scaler.transform(X_test)
+        encoder = settings.make_encoder(X_fit.shape[0], X_fit.shape[1], run)
+        if representation == "ae":
+            encoder.set_params(connectivity_weight=0.0)
+        codes_fit = encoder.fit_transform(X_fit.astype(np.float32))
+        codes_test = encoder.transform(X_test.astype(np.float32))
+        encoder_seconds = time.perf_counter() - start
+        radius = encoder.eta if settings.radius is None else settings.radius
+        context = MethodContext(n_fit=len(codes_fit), random_state=run, radius=radius,
+                                n_branches=encoder.n_branches, style="pyod")
+        for method in chosen:
+            tick = time.perf_counter()
+            anomaly = method.anomaly_scores(codes_fit, codes_test, context)
+            out[method.key, run] = (float(roc_auc_score(y_test, anomaly)),
+                                    encoder_seconds + time.perf_counter() - tick)
+    return out
+
+
+def _positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}.")
+    return int(value)
+
+
+def _adbench_name(path):
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def _base_name(stem):
+    """"4_breastw" -> "breastw"; matched case-insensitively."""
+    return re.sub(r"^\d+_", "", stem).casefold()
+
+
+def _adbench_order(path):
+    match = re.match(r"(\d+)_", _adbench_name(path))
+    return (int(match.group(1)) if match else 10**9, _adbench_name(path))

@@ -1,0 +1,153 @@
+"""corel_sklearn.pyod.COREL against PyOD's detector contract (modelled on pyod's own tests)."""
+
+import importlib
+import sys
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_less, assert_equal
+from sklearn.base import clone
+from sklearn.metrics import roc_auc_score
+
+pytest.importorskip("pyod")
+from pyod.models.base import BaseDetector  # noqa: E402
+from pyod.models.iforest import IForest  # noqa: E402
+from pyod.utils.data import generate_data  # noqa: E402
+
+from corel_sklearn.model_selection import make_anomaly_scorer  # noqa: E402
+from corel_sklearn.pyod import COREL  # noqa: E402
+
+CONTAMINATION = 0.1
+ROC_FLOOR = 0.8
+
+
+@pytest.fixture(scope="module")
+def data():
+    X_train, X_test, y_train, y_test = generate_data(
+        n_train=200, n_test=100, n_features=4, contamination=CONTAMINATION, random_state=42)
+    return X_train, X_test, y_train.astype(int), y_test.astype(int)
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    return COREL(contamination=CONTAMINATION, random_state=42).fit(data[0])
+
+
+def test_is_a_pyod_detector_with_its_fitted_attributes(fitted, data):
+    assert isinstance(fitted, BaseDetector)
+    for name in ("decision_scores_", "labels_", "threshold_", "_mu", "_sigma", "encoder_",
+                 "ball_count_", "scaler_"):
+        assert getattr(fitted, name, None) is not None, name
+    assert_equal(len(fitted.decision_scores_), data[0].shape[0])
+    assert set(np.unique(fitted.labels_)) <= {0, 1}
+    # PyOD's rule: the (1 - contamination) percentile of the training scores
+    assert fitted.threshold_ == np.percentile(fitted.decision_scores_, 100 * (1 - CONTAMINATION))
+    assert_equal(fitted.labels_, (fitted.decision_scores_ > fitted.threshold_).astype(int))
+    assert abs(fitted.labels_.mean() - CONTAMINATION) <= 0.05
+
+
+def test_prediction_scores_point_towards_anomalies(fitted, data):
+    X_train, X_test, y_train, y_test = data
+    scores = fitted.decision_function(X_test)
+    assert_equal(scores.shape[0], X_test.shape[0])
+    assert roc_auc_score(y_test, scores) >= ROC_FLOOR
+    assert roc_auc_score(y_train, fitted.decision_scores_) >= ROC_FLOOR
+
+
+def test_training_scores_are_leave_one_out_ball_counts(fitted, data):
+    """decision_scores_ equal a brute-force count of the *other* training codes in each ball."""
+    codes = fitted.encoder_.transform(fitted.scaler_.transform(data[0]).astype(np.float32))
+    codes = codes.astype(np.float64)
+    radius, n_branches = fitted.ball_count_.radius, fitted.encoder_.n_branches
+    width = codes.shape[1] // n_branches
+    counts = np.zeros(len(codes))
+    for k in range(n_branches):
+        branch = codes[:, k * width:(k + 1) * width]
+        distances = np.abs(branch[:, None, :] - branch[None, :, :]).sum(-1)
+        counts += (distances <= radius).sum(1) - 1  # minus the sample itself
+    assert_allclose(fitted.decision_scores_, -counts)
+    # a new sample at a training point also counts that point: n_branches more
+    assert_allclose(fitted.decision_function(data[0]), fitted.decision_scores_ - n_branches)
+
+
+def test_prediction_labels_and_probabilities(fitted, data):
+    X_test, y_test = data[1], data[3]
+    labels = fitted.predict(X_test)
+    assert_equal(labels.shape, y_test.shape)
+    assert_equal(labels, (fitted.decision_function(X_test) > fitted.threshold_).astype(int))
+    for method in ("linear", "unify"):
+        proba = fitted.predict_proba(X_test, method=method)
+        assert proba.min() >= 0 and proba.max() <= 1
+    with pytest.raises(ValueError):
+        fitted.predict_proba(X_test, method="something")
+    confidence = fitted.predict_confidence(X_test)
+    assert confidence.min() >= 0 and confidence.max() <= 1
+
+
+def test_predict_rank_keeps_the_order(fitted, data):
+    X_test = data[1]
+    scores = fitted.decision_function(X_test)
+    ranks = fitted._predict_rank(X_test)
+    # ball counts are integers with many ties, so compare the order, not rankdata's averages
+    order = np.argsort(scores, kind="stable")
+    assert (np.diff(ranks[order]) >= 0).all()
+    assert len(np.unique(ranks)) > 5
+    assert_array_less(ranks, data[0].shape[0] + 1)
+    normalized = fitted._predict_rank(X_test, normalized=True)
+    assert_array_less(normalized, 1.01)
+    assert_array_less(-0.1, normalized)
+
+
+def test_fit_predict_and_fit_predict_score(data):
+    X_train, X_test, _, y_test = data
+    detector = COREL(contamination=CONTAMINATION, random_state=42)
+    with pytest.warns(FutureWarning):  # deprecated by pyod, still part of its contract
+        labels = detector.fit_predict(X_train)
+    assert_equal(labels.shape, (X_train.shape[0],))
+    with pytest.warns(FutureWarning):
+        assert detector.fit_predict_score(X_test, y_test, scoring="roc_auc_score") >= ROC_FLOOR
+    with pytest.raises(NotImplementedError), pytest.warns(FutureWarning):
+        detector.fit_predict_score(X_test, y_test, scoring="something")
+
+
+def test_pyod_benchmark_loop_and_scorer(fitted, data):
+    """Used as PyOD users do: fit(X), decision_function, the scorer reads it the right way."""
+    X_train, X_test, _, y_test = data
+    aurocs = {}
+    for name, detector in {"IForest": IForest(random_state=0),
+                           "COREL": COREL(random_state=42)}.items():
+        detector.fit(X_train)
+        aurocs[name] = roc_auc_score(y_test, detector.decision_function(X_test))
+        assert make_anomaly_scorer()(detector, X_test, y_test) == aurocs[name]
+    assert min(aurocs.values()) >= ROC_FLOOR
+    copy = clone(fitted)
+    assert copy.get_params() == fitted.get_params() and not hasattr(copy, "labels_")
+    # same seed, same detector
+    assert_equal(copy.fit(X_train).decision_scores_, fitted.decision_scores_)
+
+
+def test_standardizes_raw_features(data):
+    """Features on wildly different scales give the ranking of the standardised ones."""
+    X_train, X_test, _, y_test = data
+    scales = np.array([1e-3, 1.0, 1e3, 1e5])
+    raw = COREL(random_state=0).fit(X_train * scales)
+    auroc = roc_auc_score(y_test, raw.decision_function(X_test * scales))
+    assert auroc >= ROC_FLOOR
+    unscaled = COREL(random_state=0, standardize=False).fit(X_train * scales)
+    assert unscaled.scaler_ is None
+
+
+def test_errors_name_the_problem(fitted, data):
+    with pytest.raises(ValueError, match="at least 2 training samples"):
+        COREL().fit(data[0][:1])
+    with pytest.raises(ValueError, match="X has 3 features, but COREL was fitted with 4"):
+        fitted.decision_function(data[1][:, :3])
+    with pytest.raises(ValueError, match="contamination must be in"):
+        COREL(contamination=0.7)
+
+
+def test_clear_import_error_without_pyod(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyod.models.base", None)
+    monkeypatch.delitem(sys.modules, "corel_sklearn.pyod")
+    with pytest.raises(ImportError, match=r"pip install corel-sklearn\[pyod\]"):
+        importlib.import_module("corel_sklearn.pyod")
