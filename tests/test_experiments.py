@@ -10,6 +10,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.svm import OneClassSVM
 
 from corel_sklearn import BallCountOneClass, TopoAutoencoder
+from corel_sklearn._threads import limited_threads
 from corel_sklearn.datasets import one_class_draws
 from corel_sklearn.experiments import (
     PAPER_METHODS,
@@ -21,7 +22,6 @@ from corel_sklearn.experiments import (
     run_one_class_protocol,
     tabular_encoder,
 )
-from corel_sklearn.experiments._threads import limited_threads
 from corel_sklearn.experiments.cli import main
 
 

@@ -7,12 +7,12 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
+from corel_sklearn._threads import limited_threads
 from corel_sklearn.datasets import one_class_draws
 from corel_sklearn.experiments._cache import fit_encoder_cached
 from corel_sklearn.experiments._methods import PAPER_METHODS, MethodContext, resolve_methods
 from corel_sklearn.experiments._progress import log, progress
 from corel_sklearn.experiments._report import BenchmarkResult
-from corel_sklearn.experiments._threads import limited_threads
 
 AUX_SPLITS = ("train", "leave-one-class-out")
 

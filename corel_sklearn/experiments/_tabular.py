@@ -14,6 +14,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
+from corel_sklearn._threads import limited_threads
 from corel_sklearn.datasets import ODDS_DATASETS, load_adbench, load_odds
 from corel_sklearn.experiments._methods import (
     ADBENCH_METHODS,
@@ -24,7 +25,6 @@ from corel_sklearn.experiments._methods import (
 )
 from corel_sklearn.experiments._progress import log
 from corel_sklearn.experiments._report import BenchmarkResult
-from corel_sklearn.experiments._threads import limited_threads
 
 #: Columns of pyod's published ODDS table printed beside ours.
 ODDS_PUBLISHED_COLUMNS = ("IForest", "OCSVM", "LOF", "KNN", "PCA")
