@@ -7,6 +7,7 @@ the build executes no code from them (they are executed by tests/test_notebooks.
 
 import json
 import os
+import re
 import shutil
 import sys
 
@@ -121,3 +122,17 @@ def _write_api_page():
 
 
 _write_api_page()
+
+
+# scikit-learn's generic plumbing, documented there, not on every estimator's page.
+_SKIPPED_MEMBERS = re.compile(
+    r"^(set_\w+_request|get_metadata_routing|set_params|get_params|set_output|extra_repr)$"
+)
+
+
+def _skip_member(app, what, name, obj, skip, options):
+    return True if _SKIPPED_MEMBERS.match(name) else skip
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_member)
