@@ -467,6 +467,14 @@ def test_cli_checks_folders_before_training_and_reports_corrupt_files(tmp_path, 
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1 and f"{option} folder" in err, err
+    batches = tmp_path / "cifar" / "cifar-10-batches-py"
+    batches.mkdir(parents=True)
+    for name in ("batches.meta", "test_batch", *[f"data_batch_{i}" for i in range(1, 6)]):
+        (batches / name).write_bytes(b"\x80\x04truncated")
+    assert main(["oneclass", "--dataset", "cifar10", "--data-path", str(batches.parent),
+                 "--out", str(tmp_path / "o"), "--no-cache", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
     corrupt = tmp_path / "adbench"
     corrupt.mkdir()
     (corrupt / "1_bad.npz").write_bytes(b"not an npz archive")

@@ -4,7 +4,7 @@ import numpy as np
 from sklearn.base import is_outlier_detector
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from corel_sklearn.model_selection._labels import inlier_mask
+from corel_sklearn.model_selection._labels import detect_label_convention, inlier_mask
 
 _METRICS = {"roc_auc": roc_auc_score, "average_precision": average_precision_score}
 # What a higher ``decision_function`` means under each convention of ``predict``'s labels.
@@ -69,17 +69,12 @@ def _declared_convention(estimator):
 
 def _predicted_convention(labels):
     """"pyod", "sklearn" or None (only 1s: all inliers or all anomalies?) from predict's labels."""
-    values = set(np.unique(labels).tolist())
-    if values <= {-1, 1} and -1 in values:
-        return "sklearn"
-    if values <= {0, 1} and 0 in values:
-        return "pyod"
-    if values == {1}:
+    if set(np.unique(labels).tolist()) == {1}:
         return None
-    raise ValueError(
-        f"predict returned the labels {sorted(values)[:10]}: neither scikit-learn's "
-        "+1 inlier / -1 outlier nor PyOD's 0 normal / 1 anomaly."
-    )
+    try:
+        return detect_label_convention(labels)
+    except ValueError as exc:
+        raise ValueError(f"The estimator's predict returned unusable labels: {exc}") from None
 
 
 class AnomalyScorer:
