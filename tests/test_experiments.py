@@ -281,6 +281,10 @@ def test_cli_oneclass_digits_and_odds(tmp_path, capsys):
     assert rc == 0
     assert "pub IForest" in capsys.readouterr().out
     assert os.path.isfile(tmp_path / "odds_out" / "odds_aurocs.png")
+    rc = main(["odds", "--data-path", str(tmp_path / "odds"), "--datasets", "alpha", "gamma",
+               "--out", str(tmp_path / "odds_out"), "-q"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "gamma.mat" in err and len(err.strip().splitlines()) == 1
 
 
 def test_limited_threads_sets_and_restores_torch_and_numba():

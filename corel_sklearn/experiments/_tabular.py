@@ -172,8 +172,14 @@ def run_odds_benchmark(data_dir, *, datasets=None, n_trials=10, methods=ODDS_MET
     if published_csv:
         published = {name: {c: row[c] for c in ODDS_PUBLISHED_COLUMNS if c in row}
                      for name, row in read_published_table(published_csv).items()}
-    tables = ((name, load_odds(os.path.join(os.fspath(data_dir), f"{name}.mat")))
-              for name in names)
+    paths = [os.path.join(os.fspath(data_dir), f"{name}.mat") for name in names]
+    missing = [p for p in paths if not os.path.isfile(p)]
+    if missing:  # before any training, not at the first missing set
+        raise FileNotFoundError(
+            f"ODDS file(s) not found: {missing}; pass the folder of the .mat files "
+            "(e.g. ../shared/data/odds_pyod) and names from ODDS_DATASETS."
+        )
+    tables = ((name, load_odds(path)) for name, path in zip(names, paths, strict=True))
     result = _run_tabular(tables, names, lambda X, y, trial: pyod_split(X, y, trial),
                           range(n_trials), settings, published)
     result.settings.update(protocol="pyod ODDS", data_dir=os.fspath(data_dir),
