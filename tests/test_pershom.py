@@ -1,4 +1,5 @@
-"""0-dim persistence against ripser, analytic gradients, gradcheck, ties, errors, Triton path."""
+"""0-dim persistence against ripser, analytic gradients, gradcheck, ties, errors (the Triton
+and Borůvka paths: tests/test_prim_triton.py)."""
 
 import numpy as np
 import pytest
@@ -234,35 +235,6 @@ def test_cuda_matches_cpu(metric):
     cpu_deaths, cpu_edges = branch_death_times(z, 16, metric)
     gpu_deaths, gpu_edges = branch_death_times(z.cuda(), 16, metric)
     torch.testing.assert_close(gpu_deaths.cpu(), cpu_deaths)
-
-
-@pytest.mark.parametrize("metric", ["l1", "l2", "linf"])
-@pytest.mark.parametrize("kind", ["gaussian", "grid"])
-def test_triton_kernel_matches_cpu_kernel(metric, kind):
-    """The GPU kernel, run in Triton's CPU interpreter (TRITON_INTERPRET=1, see conftest)."""
-    pytest.importorskip("triton")
-    from corel_sklearn.pershom._prim_cpu import branch_mst_cpu
-    from corel_sklearn.pershom._prim_triton import branch_mst_triton
-
-    rng = np.random.default_rng(8)
-    n_branches = 3
-    x = random_cloud(rng, 37, 3 * n_branches, kind, torch.float32)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    edges, lengths = branch_mst_triton(x.to(device), n_branches, metric)
-    cpu_edges, cpu_lengths = branch_mst_cpu(x.numpy(), n_branches, metric)
-    np.testing.assert_allclose(lengths.cpu().numpy(), cpu_lengths, rtol=1e-6)
-    if kind == "grid":  # exact distances: the tie rule must give the very same tree
-        np.testing.assert_array_equal(edges.cpu().numpy(), cpu_edges)
-
-
-def test_triton_kernel_handles_more_points_than_a_block():
-    pytest.importorskip("triton")
-    from corel_sklearn.pershom._prim_triton import branch_mst_triton
-
-    x = torch.randn(300, 2)  # 300 > BLOCK_B = 256: several blocks per Prim step
-    _, lengths = branch_mst_triton(x, 1, "l2")
-    expected, _ = ripser_deaths(x.double().numpy(), "l2")
-    np.testing.assert_allclose(lengths[0].numpy(), expected, rtol=1e-5)
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,8 @@
 
 The finite 0-dim bars of a Vietoris-Rips filtration are born at 0 and die at the lengths of the
 edges of a minimum spanning tree. We find the tree without autograd (compiled dense Prim on the
-CPU, a Triton kernel on CUDA); gradients then touch only its B-1 edges: on the CPU a compiled
+CPU; on CUDA a Triton Prim kernel or, for large clouds, Borůvka rounds with torch ops, see
+``_gpu_dispatch``); gradients then touch only its B-1 edges: on the CPU a compiled
 backward applies the sign formula to them, on CUDA the B-1 edge lengths are recomputed with
 torch ops. Gradients are therefore exact wherever the tree is locally constant (distinct
 pairwise distances), and the backward pass costs O(B * d) instead of going through the B x B
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 
 from corel_sklearn._validation import check_n_branches
+from corel_sklearn.pershom._gpu_dispatch import gpu_msts
 from corel_sklearn.pershom._prim_cpu import (
     METRIC_CODES,
     branch_mst_cpu,
@@ -22,7 +24,6 @@ from corel_sklearn.pershom._prim_cpu import (
     edge_length_gradient_cpu,
     matrix_mst_cpu,
 )
-from corel_sklearn.pershom._prim_triton import branch_mst_triton, triton_available
 
 METRICS = tuple(METRIC_CODES)
 
@@ -127,9 +128,9 @@ def cpu_msts(points, n_branches, metric, eta=None, **loss_options):
 def _cuda_mst_edges(points, n_branches, metric):
     """MST edges (n_branches, B-1, 2) of CUDA points, as a long tensor on their device."""
     global _warned_cuda_fallback
-    if triton_available():
-        edges, _ = branch_mst_triton(points, n_branches, metric)
-        return edges
+    trees = gpu_msts(points, n_branches, metric)
+    if trees is not None:
+        return trees[0]
     if not _warned_cuda_fallback:
         warnings.warn(
             "triton is not installed: the MST of CUDA tensors is computed on the CPU "

@@ -1,0 +1,124 @@
+"""Triton kernels of the GPU persistence (imported only when a kernel is first needed).
+
+Kept apart from :mod:`corel_sklearn.pershom._prim_triton` so that importing corel_sklearn never
+imports triton; the kernels are module-level functions so that one ``@triton.jit`` function can
+call another, also under ``TRITON_INTERPRET=1``.
+"""
+
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _distances(x_base, stride_row, current, rows, row_mask, width,
+               METRIC: tl.constexpr, BLOCK_B: tl.constexpr, BLOCK_D: tl.constexpr):
+    # Distances (not squared) from point ``current`` to points ``rows``, in x's precision.
+    acc = tl.zeros([BLOCK_B], dtype=x_base.dtype.element_ty)
+    for col_start in range(0, width, BLOCK_D):
+        cols = col_start + tl.arange(0, BLOCK_D)
+        col_mask = cols < width
+        xc = tl.load(x_base + current * stride_row + cols, mask=col_mask, other=0.0)
+        xj = tl.load(
+            x_base + rows[:, None] * stride_row + cols[None, :],
+            mask=row_mask[:, None] & col_mask[None, :],
+            other=0.0,
+        )
+        diff = xj - xc[None, :]
+        if METRIC == 0:
+            acc += tl.sum(tl.abs(diff), axis=1)
+        elif METRIC == 1:
+            acc += tl.sum(diff * diff, axis=1)
+        else:
+            acc = tl.maximum(acc, tl.max(tl.abs(diff), axis=1))
+    if METRIC == 1:
+        # IEEE round-to-nearest, as on the CPU (float32's tl.sqrt is an approximation;
+        # float64's lowers to sqrt.rn already).
+        if acc.dtype == tl.float64:
+            acc = tl.sqrt(acc)
+        else:
+            acc = tl.sqrt_rn(acc)
+    return acc
+
+@triton.jit
+def prim_kernel(
+    x_ptr,
+    stride_row,
+    n_points,
+    width,
+    key_ptr,
+    parent_ptr,
+    in_tree_ptr,
+    edges_ptr,
+    lengths_ptr,
+    METRIC: tl.constexpr,
+    BLOCK_B: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+    RESIDENT: tl.constexpr,
+):
+    branch = tl.program_id(0)
+    x_base = x_ptr + branch * width
+    edges_base = edges_ptr + branch * (n_points - 1) * 2
+    lengths_base = lengths_ptr + branch * (n_points - 1)
+    big_index = n_points + 1
+    current = 0
+    if RESIDENT:
+        # The whole cloud in one block; its Prim state stays in registers.
+        rows = tl.arange(0, BLOCK_B)
+        row_mask = rows < n_points
+        key = tl.full([BLOCK_B], float("inf"), dtype=x_ptr.dtype.element_ty)
+        parent = tl.zeros([BLOCK_B], dtype=tl.int32)
+        free = row_mask & (rows != 0)
+        for step in range(n_points - 1):
+            dist = _distances(x_base, stride_row, current, rows, row_mask, width,
+                              METRIC, BLOCK_B, BLOCK_D)
+            improves = free & (dist < key)
+            key = tl.where(improves, dist, key)
+            parent = tl.where(improves, current, parent)
+            candidate = tl.where(free, key, float("inf"))
+            best_key = tl.min(candidate, axis=0)
+            best_index = tl.min(tl.where(free & (candidate == best_key), rows, big_index),
+                                axis=0)
+            chosen = rows == best_index
+            best_parent = tl.sum(tl.where(chosen, parent, 0), axis=0)
+            tl.store(edges_base + step * 2, best_parent)
+            tl.store(edges_base + step * 2 + 1, best_index)
+            tl.store(lengths_base + step, best_key)
+            free = free & ~chosen
+            current = best_index
+    else:
+        key_base = key_ptr + branch * n_points
+        parent_base = parent_ptr + branch * n_points
+        in_tree_base = in_tree_ptr + branch * n_points
+        for step in range(n_points - 1):
+            best_key = tl.full([], float("inf"), dtype=x_ptr.dtype.element_ty)
+            best_index = big_index
+            for block_start in range(0, n_points, BLOCK_B):
+                rows = block_start + tl.arange(0, BLOCK_B)
+                row_mask = rows < n_points
+                dist = _distances(x_base, stride_row, current, rows, row_mask, width,
+                                  METRIC, BLOCK_B, BLOCK_D)
+                in_tree = tl.load(in_tree_base + rows, mask=row_mask, other=1)
+                key = tl.load(key_base + rows, mask=row_mask, other=float("inf"))
+                free = row_mask & (in_tree == 0)
+                improves = free & (dist < key)
+                key = tl.where(improves, dist, key)
+                tl.store(key_base + rows, key, mask=improves)
+                tl.store(parent_base + rows, tl.zeros([BLOCK_B], dtype=tl.int32) + current,
+                         mask=improves)
+                candidate = tl.where(free, key, float("inf"))
+                block_min = tl.min(candidate, axis=0)
+                block_index = tl.min(
+                    tl.where(free & (candidate == block_min), rows, big_index), axis=0
+                )
+                better = (block_min < best_key) | (
+                    (block_min == best_key) & (block_index < best_index)
+                )
+                best_key = tl.where(better, block_min, best_key)
+                best_index = tl.where(better, block_index, best_index)
+            tl.debug_barrier()
+            tl.store(in_tree_base + best_index, 1)
+            tl.store(edges_base + step * 2, tl.load(parent_base + best_index))
+            tl.store(edges_base + step * 2 + 1, best_index)
+            tl.store(lengths_base + step, best_key)
+            tl.debug_barrier()
+            current = best_index
