@@ -124,6 +124,29 @@ def _write_api_page():
 _write_api_page()
 
 
+def _write_more_pages():
+    """A toctree of the Markdown pages in docs/ that index.md does not list yet.
+
+    A page added to docs/ then appears on the site (under "More") instead of failing the
+    build with "document isn't included in any toctree".
+    """
+    with open(os.path.join(DOCS, "index.md"), encoding="utf-8") as f:
+        index = f.read()
+    listed = set(re.findall(r"^([\w/.-]+)$", index, re.MULTILINE))
+    pages = sorted(
+        name[: -len(".md")] for name in os.listdir(DOCS)
+        if name.endswith(".md") and name[: -len(".md")] not in listed | {"index"}
+    )
+    os.makedirs(os.path.join(DOCS, "generated"), exist_ok=True)
+    with open(os.path.join(DOCS, "generated", "more_pages.txt"), "w", encoding="utf-8") as f:
+        if pages:
+            f.write("```{toctree}\n:maxdepth: 1\n:caption: More\n\n")
+            f.write("".join(f"/{page}\n" for page in pages) + "```\n")
+
+
+_write_more_pages()
+
+
 # scikit-learn's generic plumbing, documented there, not on every estimator's page.
 _SKIPPED_MEMBERS = re.compile(
     r"^(set_\w+_request|get_metadata_routing|set_params|get_params|set_output|extra_repr)$"
