@@ -151,3 +151,26 @@ def test_clear_import_error_without_pyod(monkeypatch):
     monkeypatch.delitem(sys.modules, "corel_sklearn.pyod")
     with pytest.raises(ImportError, match=r"pip install corel-sklearn\[pyod\]"):
         importlib.import_module("corel_sklearn.pyod")
+
+
+def test_adbench_runner_scores_corel_as_the_pyod_detector(tmp_path):
+    """The adbench command's COREL column is this detector in ADBench's loop."""
+    from corel_sklearn import TopoAutoencoder
+    from corel_sklearn.experiments import adbench_split, run_adbench_benchmark
+
+    rng = np.random.default_rng(5)
+    X = np.r_[rng.normal(size=(270, 5)), rng.normal(4.0, 1.0, size=(30, 5))]
+    y = np.r_[np.zeros(270, dtype=int), np.ones(30, dtype=int)]
+    np.savez(tmp_path / "1_toy.npz", X=X, y=y)
+
+    def make_encoder(n_samples, n_features, random_state):
+        return TopoAutoencoder(hidden_layer_sizes=(16,), n_branches=2, branch_dim=2,
+                               batch_size=50, max_epochs=2, random_state=random_state)
+
+    result = run_adbench_benchmark(tmp_path, seeds=[1, 2], methods=["COREL"],
+                                   make_encoder=make_encoder, verbose=0)
+    for seed in (1, 2):
+        X_fit, X_test, _, y_test = adbench_split(X, y, seed)
+        detector = COREL(encoder=make_encoder(0, 0, seed)).fit(X_fit)
+        expected = roc_auc_score(y_test, detector.decision_function(X_test))
+        assert result.aurocs("COREL")[0, seed - 1] == expected
