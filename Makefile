@@ -44,7 +44,9 @@ docs: $(DOCS_STAMP)
 	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
 	@echo "open docs/_build/html/index.html"
 
-dist: $(STAMP)
+# Needs only build and twine, not the package's dependencies.
+dist:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q "build>=1" "twine>=5"
 	rm -rf dist
 	$(BIN)/python -m build --outdir dist .

@@ -67,7 +67,7 @@ html_title = f"corel-sklearn {release}"
 html_theme_options = {
     "github_url": "https://github.com/corel-sklearn/corel-sklearn",
     "navbar_align": "left",
-    "header_links_before_dropdown": 5,
+    "header_links_before_dropdown": 3,
     "show_toc_level": 2,
     "navigation_with_keys": False,
 }
