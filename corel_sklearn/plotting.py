@@ -354,6 +354,12 @@ def plot_ball_counts(estimator, X, is_inlier, *, ax=None):
             "plot_ball_counts needs a fitted BallCountOneClass (or a fitted pipeline ending in "
             f"one); got {type(model).__name__} without anchors_. Call fit first."
         )
+    if hasattr(model, "anchor_classes_"):
+        # its anchors mix all classes: counting against all of them would describe no model
+        raise ValueError(
+            "plot_ball_counts draws one one-class model; got a ClasswiseBallCount. Fit "
+            "BallCountOneClass(**its params) on the codes of the class to look at."
+        )
     is_inlier = np.asarray(is_inlier)
     if is_inlier.dtype != bool:
         raise ValueError(

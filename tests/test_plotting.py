@@ -12,7 +12,12 @@ from sklearn.neighbors import KDTree  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.preprocessing import FunctionTransformer  # noqa: E402
 
-from corel_sklearn import BallCountOneClass, TopoAutoencoder, plotting  # noqa: E402
+from corel_sklearn import (  # noqa: E402
+    BallCountOneClass,
+    ClasswiseBallCount,
+    TopoAutoencoder,
+    plotting,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -214,6 +219,9 @@ def test_ball_counts_rejects_bad_input(rng):
         plotting.plot_ball_counts(model, X, np.ones(4, dtype=bool))
     with pytest.raises(ValueError, match="Call fit first"):
         plotting.plot_ball_counts(BallCountOneClass(), X, np.arange(4) < 2)
+    classwise = ClasswiseBallCount(n_branches=1).fit(rng.normal(size=(6, 2)), [0, 0, 0, 1, 1, 1])
+    with pytest.raises(ValueError, match="ClasswiseBallCount"):
+        plotting.plot_ball_counts(classwise, X, np.arange(4) < 2)
 
 
 def test_roc_curves_match_sklearn(rng, tmp_path):
