@@ -1,5 +1,8 @@
 """Datasets: CIFAR-10, the embedded digits, ODDS and ADBench tables, the one-class protocol.
 
+``ImageFolder`` streams a folder of image files one decoded image at a time, for training sets
+larger than memory.
+
 Image loaders return flattened float32 pixels in [0, 1] with their ``image_shape`` (C, H, W);
 tabular loaders return the raw features with ``target`` 1 = anomaly. Numpy only: no estimators.
 """
@@ -7,12 +10,14 @@ tabular loaders return the raw features with ``target`` 1 = anomaly. Numpy only:
 from corel_sklearn.datasets._cifar10 import CIFAR10_CLASSES, load_cifar10
 from corel_sklearn.datasets._common import train_test_arrays
 from corel_sklearn.datasets._digits import load_digits
+from corel_sklearn.datasets._image_folder import ImageFolder
 from corel_sklearn.datasets._protocol import one_class_draws, one_class_split
 from corel_sklearn.datasets._tabular import ODDS_DATASETS, load_adbench, load_odds
 
 __all__ = [
     "CIFAR10_CLASSES",
     "ODDS_DATASETS",
+    "ImageFolder",
     "load_adbench",
     "load_cifar10",
     "load_digits",

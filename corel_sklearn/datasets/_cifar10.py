@@ -1,13 +1,12 @@
 """CIFAR-10 from the python-pickle folder or from a JPEG tree (folder or zip)."""
 
-import io
 import os
 import pickle
 import zipfile
 
 import numpy as np
 
-from corel_sklearn.datasets._common import check_subset, finish_image_bunch
+from corel_sklearn.datasets._common import check_subset, decode_image, finish_image_bunch
 
 CIFAR10_CLASSES = (
     "airplane", "automobile", "bird", "cat", "deer",
@@ -232,7 +231,7 @@ def _read_jpeg_tree(source, splits, max_per_class=None):
             images, labels = [], []
             for label, cls in enumerate(classes):
                 for name in sorted(index[split].get(cls, ()))[:max_per_class]:
-                    images.append(_decode_image(read(name), name, source))
+                    images.append(decode_image(read(name), name, source, CIFAR10_IMAGE_SHAPE))
                     labels.append(label)
             parts[split] = (np.stack(images), np.asarray(labels, dtype=np.int64))
     finally:
@@ -262,21 +261,6 @@ def _index_jpeg_files(files, source):
     if not index:
         raise FileNotFoundError(f"No images in {source!r}; expected {_LAYOUTS}.")
     return index
-
-
-def _decode_image(raw, name, source):
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(raw)) as im:
-            pixels = np.asarray(im.convert("RGB"))
-    except Exception as exc:
-        raise ValueError(f"Could not decode image {name!r} in {source!r}: {exc}") from exc
-    if pixels.shape != (32, 32, 3):
-        raise ValueError(
-            f"Image {name!r} in {source!r} has shape {pixels.shape}, expected (32, 32, 3)."
-        )
-    return pixels.transpose(2, 0, 1).reshape(-1)
 
 
 def _first_per_class(images, labels, k):

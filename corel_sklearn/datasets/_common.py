@@ -1,4 +1,6 @@
-"""Shared helpers of the loaders: argument checks and the returned Bunch."""
+"""Shared helpers of the loaders: argument checks, image decoding and the returned Bunch."""
+
+import io
 
 import numpy as np
 from sklearn.utils import Bunch
@@ -58,3 +60,33 @@ def train_test_arrays(bunch):
             "load it with subset='all'."
         )
     return bunch.data[train], bunch.target[train], bunch.data[test], bunch.target[test]
+
+
+_PIL_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
+
+
+def decode_image(raw, name, source, image_shape, resize=False):
+    """Decode image file bytes to a flattened channel-major (C, H, W) uint8 row.
+
+    ``image_shape`` is (channels, height, width); the image is converted to the matching
+    Pillow mode (1: "L", 3: "RGB", 4: "RGBA"). A different height or width is a ValueError
+    naming the file, unless ``resize`` (Pillow's box filter, as ImageNet-32 was downsampled).
+    """
+    from PIL import Image
+
+    channels, height, width = image_shape
+    try:
+        with Image.open(io.BytesIO(raw)) as im:
+            im = im.convert(_PIL_MODES[channels])
+            if resize and im.size != (width, height):
+                im = im.resize((width, height), Image.Resampling.BOX)
+            pixels = np.asarray(im)
+    except Exception as exc:
+        raise ValueError(f"Could not decode image {name!r} in {source!r}: {exc}") from exc
+    pixels = pixels.reshape(pixels.shape[0], pixels.shape[1], -1)
+    if pixels.shape != (height, width, channels):
+        raise ValueError(
+            f"Image {name!r} in {source!r} has shape {pixels.shape}, expected "
+            f"{(height, width, channels)}; pass resize=True to resize it."
+        )
+    return pixels.transpose(2, 0, 1).reshape(-1)
