@@ -1,5 +1,6 @@
 """Scoring and search on a dask LocalCluster (2 worker processes, 1 thread each, loopback)."""
 
+import os
 import pickle
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import pytest
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
+import corel_sklearn
 from corel_sklearn import BallCountOneClass, ClasswiseBallCount, TopoAutoencoder
 from corel_sklearn.model_selection import OneClassKFold, make_anomaly_scorer
 
@@ -46,6 +48,29 @@ def test_workers_run_one_thread_each(client):
     assert len(counts) == 2
     for address, threads in counts.items():
         assert threads == {"torch": 1, "numba": 1}, address
+
+
+def test_limits_hold_when_the_main_script_imports_numba(tmp_path):
+    # Spawned workers import the main script again, so numba is imported before dask's
+    # post-spawn environment could apply: the limits must be set before spawning.
+    script = tmp_path / "score.py"
+    script.write_text(
+        "import os\n"
+        "import numba  # noqa: F401\n"
+        "from dask.distributed import Client\n"
+        "from corel_sklearn.distributed.dask import local_cluster, worker_thread_counts\n"
+        "if __name__ == '__main__':\n"
+        "    before = os.environ.get('NUMBA_NUM_THREADS')\n"
+        "    with local_cluster(1) as cluster, Client(cluster) as client:\n"
+        "        counts = list(worker_thread_counts(client).values())\n"
+        "    print(counts, os.environ.get('NUMBA_NUM_THREADS') == before)\n"
+    )
+    root = os.path.dirname(os.path.dirname(corel_sklearn.__file__))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    env.pop("NUMBA_NUM_THREADS", None)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=120, env=env, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[{'torch': 1, 'numba': 1}] True"
 
 
 def test_worker_environment_rejects_zero_threads():
@@ -98,7 +123,7 @@ def test_pipeline_decision_function_on_cluster(client):
 
 
 def test_map_method_rejects_numpy_input():
-    model = BallCountOneClass(n_branches=1).fit(np.eye(4))
+    model = BallCountOneClass(n_branches=1)  # input is checked before the model is used
     with pytest.raises(TypeError, match="dask.array.from_array"):
         map_method(model, np.eye(4))
     with pytest.raises(ValueError, match="has no method 'transform'"):
@@ -107,7 +132,7 @@ def test_map_method_rejects_numpy_input():
 
 def test_grid_search_under_dask_backend_equals_serial(client):
     rng = np.random.default_rng(0)
-    X = np.vstack([rng.normal(0, 0.5, (60, 4)), rng.uniform(-4, 4, (15, 4))])
+    X = np.vstack([rng.normal(0, 0.5, (60, 4)), rng.uniform(-4, 4, (15, 4))]).astype(np.float32)
     y = np.r_[np.zeros(60, int), np.ones(15, int)]
     order = rng.permutation(len(y))
     X, y = X[order], y[order]
@@ -115,7 +140,7 @@ def test_grid_search_under_dask_backend_equals_serial(client):
     def search(n_jobs=None):
         return GridSearchCV(
             BallCountOneClass(n_branches=1, contamination="auto"),
-            {"radius": [0.25, 0.5, 1.0, 2.0], "metric": ["l1", "l2"]},
+            {"radius": [0.25, 0.5, 1.0, 2.0]},
             cv=OneClassKFold(3, shuffle=True, random_state=0),
             scoring=make_anomaly_scorer("roc_auc"), refit=False, n_jobs=n_jobs,
         ).fit(X, y)

@@ -4,11 +4,11 @@ Needs the optional extra ``corel-sklearn[dask]``; nothing else in corel_sklearn 
 
 Three things go wrong when a fitted pipeline is mapped over a ``dask.array`` naively:
 
-* **Oversubscription.** dask's nanny starts workers with ``OMP_NUM_THREADS=1`` (torch then
-  uses one thread), but numba still launches one thread per core in every worker, so the
-  ball-count kernels of ``n_workers`` workers fight over the same cores. :func:`local_cluster`
-  and :func:`worker_environment` set ``NUMBA_NUM_THREADS`` too, before the workers start
-  (numba fixes its pool size when it is first imported).
+* **Oversubscription.** dask's nanny starts workers with ``OMP_NUM_THREADS=1`` (torch and
+  corel_sklearn's kernels follow it), but numba still starts a pool of one thread per core in
+  every worker, which any other numba code uses. :func:`local_cluster` and
+  :func:`worker_environment` set ``NUMBA_NUM_THREADS`` too, before the workers start (numba
+  fixes its pool size when it is first imported); :func:`worker_thread_counts` checks.
 * **The model travels with every task.** A ``ClasswiseBallCount`` for ImageNet holds 1.28 M
   anchors (819 MB of float32 codes); embedded in the task graph it is serialised once per
   block. :func:`map_method` scatters it once per worker (``broadcast=True``) and passes the
@@ -17,6 +17,9 @@ Three things go wrong when a fitted pipeline is mapped over a ``dask.array`` nai
   column per class; :func:`map_method` finds the width from one row scored locally.
 """
 
+import os
+
+import dask
 import numpy as np
 from dask import array as da
 from dask.distributed import LocalCluster, default_client
@@ -30,9 +33,10 @@ _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS
 def worker_environment(n_threads=1):
     """Environment variables that cap every native thread pool of a worker at ``n_threads``.
 
-    Pass them as ``LocalCluster(env=...)``, or for a cluster started elsewhere (dask-jobqueue,
-    Kubernetes) in the dask configuration ``distributed.nanny.pre-spawn-environ``, so they are
-    set before torch and numba start their pools.
+    For a cluster started elsewhere (``dask worker``, dask-jobqueue, Kubernetes) put them in
+    the dask configuration ``distributed.nanny.pre-spawn-environ`` or in the workers' shell
+    environment, so they are set before the worker process starts (numba reads its count
+    once, when it is first imported). :func:`local_cluster` does this for you.
 
     Parameters
     ----------
@@ -58,26 +62,40 @@ def worker_environment(n_threads=1):
 def local_cluster(n_workers=2, *, threads_per_worker=1, **kwargs):
     """A ``LocalCluster`` of worker processes on the loopback interface, one pool thread each.
 
+    The thread limits of :func:`worker_environment` are set before each worker process is
+    spawned (dask's ``distributed.nanny.pre-spawn-environ``), so they hold even when the
+    worker imports numba while it starts (a script run as ``__main__`` that imports
+    corel_sklearn at the top is imported again by every spawned worker). dask writes these
+    variables into this process's environment while it spawns; they are restored here.
+
     Parameters
     ----------
     n_workers : int, default=2
         Worker processes; at most the number of cores for compute-bound scoring.
     threads_per_worker : int, default=1
-        dask threads per worker; torch's and numba's pools get the same number of threads
-        (see :func:`worker_environment`).
+        dask threads per worker; torch's and numba's pools get the same number of threads.
     **kwargs
-        Passed to ``dask.distributed.LocalCluster`` (e.g. ``memory_limit``). ``env`` entries
-        are added to the thread limits.
+        Passed to ``dask.distributed.LocalCluster`` (e.g. ``memory_limit``).
 
     Returns
     -------
     cluster : dask.distributed.LocalCluster
         Use it as a context manager, with ``dask.distributed.Client(cluster)``.
     """
-    env = {**worker_environment(threads_per_worker), **kwargs.pop("env", {})}
+    pre_spawn = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}),
+                 **worker_environment(threads_per_worker)}
+    saved = {name: os.environ.get(name) for name in pre_spawn}
     options = {"host": "127.0.0.1", "dashboard_address": None, "processes": True, **kwargs}
-    return LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker, env=env,
-                        **options)
+    try:
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": pre_spawn}):
+            return LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker,
+                                **options)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _thread_counts():

@@ -22,12 +22,11 @@ from corel_sklearn._sklearn_compat import (
     StrOptions,
     _check_feature_names_in,
     _fit_context,
-    validate_data,
 )
 from corel_sklearn._weights import load_weights, state_dict_bytes
 from corel_sklearn.callbacks import EarlyStopping, ProgressBar
 from corel_sklearn.estimators._base import DocLinkMixin
-from corel_sklearn.estimators._data import inference_batches, make_training_data
+from corel_sklearn.estimators._data import check_input, inference_batches, make_training_data
 from corel_sklearn.losses import connectivity_loss
 from corel_sklearn.networks import (
     Autoencoder,
@@ -454,9 +453,7 @@ class TopoAutoencoder(DocLinkMixin, TransformerMixin, BaseEstimator):
     def _fit(self, X, incremental):
         continuing = (incremental or self.warm_start) and hasattr(self, "module_")
         try:
-            X = validate_data(
-                self, X, dtype=np.float32, order="C", ensure_min_samples=2, reset=not continuing
-            )
+            X = check_input(self, X, reset=not continuing, ensure_min_samples=2)
             run = self._prepare_run(X, incremental=incremental, continuing=continuing)
             self._train(run)
         except _DivergedError:
@@ -1016,7 +1013,7 @@ class TopoAutoencoder(DocLinkMixin, TransformerMixin, BaseEstimator):
             The codes; branch ``k`` is ``Z[:, k * branch_dim:(k + 1) * branch_dim]``.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float32, order="C", reset=False)
+        X = check_input(self, X, reset=False)
         return self._apply(self.module_.encoder, X, self.input_shape_)
 
     def inverse_transform(self, X):
