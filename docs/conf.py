@@ -30,7 +30,6 @@ version = ".".join(release.split(".")[:2])
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
-    "sphinx.ext.mathjax",
     "numpydoc",
     "myst_nb",  # Markdown pages (MyST) and the stored notebooks
 ]
@@ -57,7 +56,8 @@ numpydoc_xref_aliases = {name: name for name in DEFAULT_LINKS}
 
 # Notebooks: shown as stored, never executed at build time.
 nb_execution_mode = "off"
-myst_enable_extensions = ["colon_fence", "dollarmath"]
+# No math extension: formulas are written as code, so pages need no script from a CDN.
+myst_enable_extensions = ["colon_fence"]
 myst_heading_anchors = 3
 # The Markdown pages name files of the repository in prose; links between pages are checked.
 suppress_warnings = ["myst.header"]
