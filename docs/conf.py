@@ -72,7 +72,20 @@ html_theme_options = {
     "navigation_with_keys": False,
 }
 html_show_sourcelink = False
-html_static_path = []
+html_static_path = ["_static"]
+
+
+def _gallery_entry(stem, title, summary):
+    """A notebook's title, its one-line summary, and its thumbnail when there is one.
+
+    Thumbnails (_static/gallery/<notebook>.png) are figures of a full run of the notebook,
+    since the stored notebooks carry no outputs.
+    """
+    entry = f"**[{title}]({stem}.ipynb)**: {summary}"
+    if os.path.exists(os.path.join(DOCS, "_static", "gallery", f"{stem}.png")):
+        entry += (f"\n\n```{{image}} ../_static/gallery/{stem}.png\n:width: 480px\n"
+                  f":alt: {title}\n:target: {stem}.html\n```")
+    return entry
 
 
 def _copy_gallery():
@@ -94,14 +107,14 @@ def _copy_gallery():
         summary = lines[1] if len(lines) > 1 else ""
         entries.append((name[: -len(".ipynb")], title, summary))
     toctree = "\n".join(stem for stem, _, _ in entries)
-    listing = "\n".join(f"- [{title}]({stem}.ipynb): {summary}" for stem, title, summary in entries)
+    listing = "\n\n".join(_gallery_entry(*entry) for entry in entries)
     with open(os.path.join(gallery, "index.md"), "w", encoding="utf-8") as f:
         f.write(
             "# Gallery\n\n"
             "Notebooks to start from. Each is stored without outputs; download it from "
             "[examples/](https://github.com/corel-sklearn/corel-sklearn/tree/main/examples) "
             "and run it, or set `COREL_NOTEBOOK_TINY=1` for a run of a few seconds on tiny "
-            "settings (what the test suite does).\n\n"
+            "settings (what the test suite does). The figures are from full runs.\n\n"
             f"{listing}\n\n"
             "The script `examples/plot_digits_one_class.py` runs the paper's protocol on the "
             "digits from the command line.\n\n"
