@@ -248,6 +248,13 @@ def test_tabular_encoder_is_sized_to_the_data():
     assert large.batch_size == 100 and large.max_epochs == 3
     assert small.hidden_layer_sizes == (16,)
     assert tabular_encoder(500, 274).hidden_layer_sizes == (64,)
+    for n in (700, 7000):  # a longer budget: about n_steps optimizer steps
+        encoder = tabular_encoder(n, 6, n_steps=2000)
+        assert abs(encoder.max_epochs * (n // encoder.batch_size) - 2000) <= 35
+    from corel_sklearn.experiments.cli import build_parser
+
+    args = build_parser().parse_args(["adbench", "--encoder-steps", "2000"])
+    assert args.encoder_steps == 2000
 
 
 def test_odds_iforest_close_to_published_on_shared_data(shared_data):

@@ -1,6 +1,7 @@
 """Tabular benchmarks: ODDS under pyod's protocol and ADBench's classical sets under ADBench's."""
 
 import csv
+import functools
 import glob
 import os
 import re
@@ -54,7 +55,12 @@ class TabularSettings:
     def report(self):
         """JSON-friendly dict of the settings."""
         out = {f.name: getattr(self, f.name) for f in fields(self)}
-        out["make_encoder"] = getattr(self.make_encoder, "__name__", repr(self.make_encoder))
+        make = self.make_encoder
+        if isinstance(make, functools.partial):  # e.g. tabular_encoder with n_steps
+            args = ", ".join(f"{k}={v!r}" for k, v in make.keywords.items())
+            out["make_encoder"] = f"{getattr(make.func, '__name__', make.func)}({args})"
+        else:
+            out["make_encoder"] = getattr(make, "__name__", repr(make))
         out["methods"] = list(self.methods)
         return out
 

@@ -1,6 +1,7 @@
 """Command line: ``python -m corel_sklearn {demo,oneclass,odds,adbench}`` (or ``corel-sklearn``)."""
 
 import argparse
+import functools
 import os
 import pickle
 import sys
@@ -219,6 +220,9 @@ def _add_tabular_options(p, methods, out):
                    help="parallel jobs for the raw-feature detectors (default: all cores)")
     p.add_argument("--threads", type=POSITIVE_INT, default=1,
                    help="torch/numba threads while COREL trains (default: %(default)s)")
+    p.add_argument("--encoder-steps", type=POSITIVE_INT, default=300,
+                   help="optimisation steps of COREL's tabular encoder (default: "
+                   "%(default)s, the setting of the published ODDS figures)")
     p.add_argument("--out", default=out, help="output folder (default: %(default)s)")
     p.add_argument("--no-plot", action="store_true", help="skip the PNG")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
@@ -296,6 +300,12 @@ def _run_oneclass(args):
     return 0
 
 
+def _tabular_encoder(n_steps):
+    from corel_sklearn.experiments._methods import tabular_encoder
+
+    return functools.partial(tabular_encoder, n_steps=n_steps)
+
+
 def _published(path, verbose):
     if path.lower() == "none":
         return None
@@ -315,6 +325,7 @@ def _run_odds(args):
         args.data_path, datasets=args.datasets, n_trials=args.trials, methods=args.methods,
         radius=args.radius, published_csv=_published(args.published, verbose),
         n_jobs=args.n_jobs, encoder_threads=args.threads, verbose=verbose,
+        make_encoder=_tabular_encoder(args.encoder_steps),
     )
     paths = result.save(out, prefix="odds_", plot=not args.no_plot)
     print(f"\nODDS, pyod protocol (60/40, standardised, {args.trials} trials): test AUROC, "
@@ -339,6 +350,7 @@ def _run_adbench(args):
             labeled_ratio=args.labeled_ratio, seeds=args.seeds, methods=args.methods,
             radius=args.radius, published_csv=published, n_jobs=args.n_jobs,
             encoder_threads=args.threads, verbose=verbose,
+            make_encoder=_tabular_encoder(args.encoder_steps),
         )
         paths = result.save(out, prefix=f"adbench_{setting}_", plot=not args.no_plot)
         labeled = "" if setting == "unsupervised" else \
