@@ -15,6 +15,8 @@ the PTX); ~3 min cold on 2 cores, seconds once the kernels and reports are cache
    paper setting (B = 100, 16 branches x 10 dims).
 3. A paper-sized training step (conv autoencoder, 32x32x3, batch 100) on the GPU with and without
    the connectivity loss, and one TopoAutoencoder epoch on 10,000 random images.
+4. The cost model (pershom/_gpu_dispatch.py): per batch shape, Prim and Borůvka and the loss
+   measured beside their estimates, and the host costs the model assumes (op dispatch, sync).
 Exits 1 if a correctness check fails, 2 if no GPU is visible.
 """
 
@@ -29,6 +31,8 @@ import torch
 from corel_sklearn import pershom
 from corel_sklearn.losses import connectivity_loss
 from corel_sklearn.pershom import branch_death_times
+from corel_sklearn.pershom._gpu_dispatch import GPU, cost_table, gpu_msts
+from corel_sklearn.pershom._prim_cpu import branch_mst_cpu
 
 
 def timed(fn, repeats, device):
@@ -43,6 +47,11 @@ def timed(fn, repeats, device):
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def undirected(edges):
+    """Each branch's tree as a sorted list of (smaller, larger) endpoint pairs."""
+    return [sorted(map(tuple, branch)) for branch in np.sort(edges, axis=-1)]
 
 
 def check_correctness():
@@ -61,6 +70,14 @@ def check_correctness():
             _, gpu_edges = branch_death_times(grid.cuda(), n_branches, metric)
             if not torch.equal(gpu_edges.cpu(), cpu_edges):
                 failures.append(f"tie-breaking differs: {metric} B={n} {n_branches}x{width}")
+        for n, n_branches, width in [(300, 2, 7), (1000, 1, 160)]:
+            x = torch.tensor(rng.standard_normal((n, n_branches * width)), dtype=torch.float32)
+            cpu_edges, _ = branch_mst_cpu(x.numpy(), n_branches, metric)
+            for algorithm in ("prim", "boruvka"):
+                edges, _ = gpu_msts(x.cuda(), n_branches, metric, algorithm=algorithm)
+                if undirected(edges.cpu().numpy()) != undirected(cpu_edges):
+                    failures.append(f"{algorithm} tree differs: {metric} B={n} "
+                                    f"{n_branches}x{width}")
         z = torch.tensor(rng.standard_normal((100, 160)), dtype=torch.float64)
         grads = []
         for device in ("cpu", "cuda"):
@@ -99,6 +116,53 @@ def persistence_timings():
             row.append(timed(run, 3 if n >= 4000 else 10, device))
         cpu_ms, cuda_ms = 1e3 * row[0], 1e3 * row[1]
         print(f"| {name} | {cpu_ms:.2f} ms | {cuda_ms:.2f} ms | {row[0] / row[1]:.1f}x |")
+
+
+def cost_model_check():
+    """Measured times beside the cost model's estimates (docs/persistence.md, "Cost model")."""
+    x = torch.zeros(8, device="cuda")
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(1000):
+        x = x + 1.0
+    dispatch_us = (time.perf_counter() - start) * 1e3
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(100):
+        bool(x[0] > 0)
+    sync_us = (time.perf_counter() - start) * 1e4
+    print(f"\nhost dispatch of one small torch op: {dispatch_us:.1f} us (model "
+          f"{GPU['op_dispatch_us']:.1f}); one synchronising read: {sync_us:.1f} us "
+          f"(model {GPU['sync_us']:.1f})")
+    print("\n| B, branches x width | chosen | Prim est. / measured | Prim step est. / "
+          "measured | Borůvka est. / measured | loss fwd+bwd est. / measured |")
+    print("|---|---|---|---|---|---|")
+    rng = np.random.default_rng(3)
+    for row in cost_table():
+        n, n_branches, width = row["case"]
+        z = torch.tensor(rng.standard_normal((n, n_branches * width)), dtype=torch.float32,
+                         device="cuda")
+        repeats = 3 if n >= 4000 else 10
+        measured = {}
+        for algorithm in ("prim", "boruvka"):
+            if row[f"{algorithm}_us"] > 2e6:  # estimated over 2 s: not worth the wait
+                measured[algorithm] = float("nan")
+                continue
+            measured[algorithm] = 1e6 * timed(
+                lambda a=algorithm, z=z, k=n_branches: gpu_msts(z, k, "l1", algorithm=a),
+                repeats, "cuda")
+
+        def loss_step(z=z, n_branches=n_branches):
+            zz = z.detach().requires_grad_()
+            connectivity_loss(zz, 2.0, n_branches).backward()
+
+        measured["loss"] = 1e6 * timed(loss_step, repeats, "cuda")
+        step = measured["prim"] / max(n - 1, 1)
+        print(f"| {n}, {n_branches} x {width} | {row['algorithm']} | "
+              f"{row['prim_us']:.0f} / {measured['prim']:.0f} us | "
+              f"{row['prim_step_us']:.2f} / {step:.2f} us ({row['prim_bound']}) | "
+              f"{row['boruvka_us']:.0f} / {measured['boruvka']:.0f} us | "
+              f"{row['loss_us']:.0f} / {measured['loss']:.0f} us |")
 
 
 def training_timings():
@@ -168,7 +232,36 @@ def aot_check():
           "approximate square root)")
     for row in failures:
         print("  FAILED:", row["label"], row["target"], row.get("error", ""))
+    print_cost_model(compiled)
     return 1 if failures else 0
+
+
+def print_cost_model(rows):
+    """The cost model's SASS constants beside the compiled kernels', then its estimates."""
+    from corel_sklearn.pershom import _gpu_dispatch
+
+    print("\nCost model, SASS instructions per warp (sm_90, float32, l1): model / compiled "
+          "(the loops nvdisasm finds: per coordinate = the one-coordinate remainder loop; per "
+          "step = the step loop less its distance loops)")
+    for row in rows:
+        c = row["constexprs"]
+        if (row["target"], row["dtype"], row["metric"]) != ("sm_90a", "fp32", "l1") \
+                or not row["sass_loops"] or not c["RESIDENT"]:
+            continue
+        per_thread = max(c["BLOCK_B"] // (32 * row["num_warps"]), 1)
+        loops = row["sass_loops"]
+        print(f"  BLOCK_B={c['BLOCK_B']:<4} rows/thread {per_thread}: per coordinate "
+              f"{_gpu_dispatch.SASS_PER_COORDINATE[per_thread]} / {loops[0]}, per step "
+              f"{_gpu_dispatch.SASS_PER_STEP[per_thread]} / {loops[-1] - sum(loops[:-1])}")
+    print("\n| B, branches x width | Prim step (bound) | Prim | Borůvka | chosen | "
+          "loss fwd+bwd |")
+    print("|---|---|---|---|---|---|")
+    for row in cost_table():
+        n, n_branches, width = row["case"]
+        print(f"| {n}, {n_branches} x {width} | {row['prim_step_us']:.2f} us "
+              f"({row['prim_bound']}) | {row['prim_us'] / 1e3:.2f} ms | "
+              f"{row['boruvka_us'] / 1e3:.2f} ms | {row['algorithm']} | "
+              f"{row['loss_us'] / 1e3:.2f} ms |")
 
 
 def main():
@@ -188,6 +281,7 @@ def main():
     for failure in failures:
         print("  -", failure)
     persistence_timings()
+    cost_model_check()
     training_timings()
     return 1 if failures else 0
 

@@ -3,7 +3,7 @@
 Triton compiles a kernel for a named target (``GPUTarget("cuda", 90, 32)``) with no device
 present, and the ``ptxas`` shipped in the triton wheel reports registers, spills and shared
 memory (``ptxas -v``). :func:`aot_report` compiles every configuration the dispatcher can launch
-(each metric, dtype, block shape and warp count of :func:`~._prim_triton.prim_config`) for
+(each metric, dtype, block size and warp count of :func:`~._prim_triton.prim_config`) for
 sm_80 and sm_90 and returns one row per configuration and target; ``benchmarks/gpu_check.py
 --aot`` prints the table and ``tests/test_prim_triton.py`` checks a subset in the suite.
 Compiled kernels go to triton's on-disk cache and the ptxas / nvdisasm reports to
@@ -17,8 +17,6 @@ import re
 import subprocess
 import tempfile
 
-import torch
-
 from corel_sklearn.pershom._prim_cpu import METRIC_CODES
 from corel_sklearn.pershom._prim_triton import (
     LAUNCH_NUMERICS,
@@ -27,7 +25,7 @@ from corel_sklearn.pershom._prim_triton import (
 )
 
 TARGETS = (80, 90)  # A100 (sm_80) and H100/H200 (sm_90)
-_DTYPES = {"fp32": torch.float32, "fp64": torch.float64}
+_DTYPES = ("fp32", "fp64")
 
 
 def ptxas_path(capability):
@@ -47,7 +45,7 @@ def prim_launches(metrics=tuple(METRIC_CODES), dtypes=tuple(_DTYPES)):
     """Every Prim launch configuration: dicts of name, dtype, metric, constexprs, num_warps."""
     launches = []
     for dtype in dtypes:
-        for config in all_prim_configs(_DTYPES[dtype]):
+        for config in all_prim_configs():
             config = dict(config)
             num_warps = config.pop("num_warps")
             for metric in metrics:
@@ -60,23 +58,18 @@ def prim_launches(metrics=tuple(METRIC_CODES), dtypes=tuple(_DTYPES)):
 
 
 def representative_launches():
-    """A few launches that bound the register use of all: per dtype the largest tile per thread
-    of the resident and of the streaming kernel, and of the one-warp kernel; every metric once
-    (l2 on the largest float32 tile: its square root adds the most registers)."""
-
-    def largest(launches):
-        return max(launches, key=lambda launch: launch["constexprs"]["BLOCK_B"]
-                   * launch["constexprs"]["BLOCK_D"] / launch["num_warps"])
-
+    """A few launches that bound the register use of all: per dtype the largest resident block
+    (the most rows per thread) and the streaming kernel, and the one-warp kernel; every metric
+    (l2 on the largest float32 block: its square root adds the most registers)."""
     chosen = []
     for dtype, metrics in (("fp32", ("l1", "l2")), ("fp64", ("l2", "linf"))):
         for resident, metric in enumerate(metrics):
             launches = [launch for launch in prim_launches((metric,), (dtype,))
                         if launch["constexprs"]["RESIDENT"] == resident]
-            chosen.append(largest(launches))
+            chosen.append(max(launches, key=lambda launch: launch["constexprs"]["BLOCK_B"]))
     one_warp = [launch for launch in prim_launches(("linf",), ("fp32",))
                 if launch["num_warps"] == 1]
-    chosen.append(largest(one_warp))
+    chosen.append(max(one_warp, key=lambda launch: launch["constexprs"]["BLOCK_B"]))
     return chosen
 
 
@@ -84,7 +77,7 @@ def launch_label(launch):
     c = launch["constexprs"]
     shape = "resident" if c["RESIDENT"] else "streaming"
     return (f"{launch['kernel']} {launch['metric']:<4} {launch['dtype']} {shape:<9} "
-            f"B{c['BLOCK_B']:<4} D{c['BLOCK_D']:<2} w{launch['num_warps']}")
+            f"BLOCK_B={c['BLOCK_B']:<4} warps={launch['num_warps']}")
 
 
 _PTXAS_USAGE = re.compile(r"Used (\d+) registers")
@@ -143,8 +136,9 @@ def compile_launch(launch, capability):
     """Compile one launch configuration for sm_``capability``; returns its usage row.
 
     The row has the label, target, registers per thread, spill store/load bytes, stack frame
-    bytes, shared memory bytes (triton's allocation) and the kernel's SASS instruction count
-    (``None`` if nvdisasm is absent). Raises on a compile error.
+    bytes, shared memory bytes (triton's allocation), the kernel's SASS instruction count and
+    its loop sizes (see :func:`_sass_summary`; ``None`` if nvdisasm is absent), and the counts
+    of fused multiply-adds and approximate square roots in the PTX. Raises on a compile error.
     """
     import triton
     from triton.backends.compiler import GPUTarget
@@ -162,7 +156,9 @@ def compile_launch(launch, capability):
     row = {"label": launch_label(launch), "target": arch, **launch}
     row.update(_ptxas_verbose(compiled.asm["ptx"], capability, arch))
     row["shared"] = compiled.metadata.shared
-    row["sass_instructions"] = _sass_instruction_count(compiled.asm["cubin"], capability)
+    sass = _sass_instruction_count(compiled.asm["cubin"], capability)
+    row["sass_instructions"] = sass and sass["instructions"]
+    row["sass_loops"] = sass and sass["loops"]
     ptx = compiled.asm["ptx"]
     row["fused_multiply_adds"] = len(re.findall(r"\bfma\.", ptx))
     row["approximate_roots"] = len(re.findall(r"\bsqrt\.approx", ptx))
@@ -170,11 +166,23 @@ def compile_launch(launch, capability):
 
 
 def _sass_instruction_count(cubin, capability):
-    return _sass_count(cubin.hex(), capability)
+    return _sass_summary(cubin.hex(), capability)
+
+
+_SASS_LINE = re.compile(r"/\*([0-9a-f]{4,})\*/\s+(.*)")
+_SASS_LABEL = re.compile(r"^(\.L_x_\d+):")
+_SASS_BRANCH = re.compile(r"BRA(?:\.U)?\s+`\((\.L_x_\d+)\)")
 
 
 @_cached
-def _sass_count(cubin_hex, capability):
+def _sass_summary(cubin_hex, capability):
+    """``{"instructions": n, "loops": [sizes]}`` of a cubin's SASS, or None without nvdisasm.
+
+    Loops are found from backward branches (a branch to a label at or before it); their sizes
+    in instructions are listed innermost (smallest) first, one-instruction idle loops left out.
+    For the Prim kernel: the column loop, then (streaming) the row-block loop, then the step
+    loop, each size including the loops nested in it.
+    """
     cubin = bytes.fromhex(cubin_hex)
     nvdisasm = os.path.join(os.path.dirname(ptxas_path(capability) or ""), "nvdisasm")
     if not os.path.exists(nvdisasm):
@@ -182,10 +190,28 @@ def _sass_count(cubin_hex, capability):
     with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
         f.write(cubin)
         f.flush()
-        result = subprocess.run([nvdisasm, f.name], capture_output=True, text=True)
+        result = subprocess.run([nvdisasm, "-c", f.name], capture_output=True, text=True)
     if result.returncode != 0:
         return None
-    return sum(1 for line in result.stdout.splitlines() if re.match(r"\s+/\*[0-9a-f]{4}\*/", line))
+    labels, pending, branches, count = {}, [], [], 0
+    for line in result.stdout.splitlines():
+        label = _SASS_LABEL.match(line.strip())
+        if label:
+            pending.append(label.group(1))
+            continue
+        instruction = _SASS_LINE.search(line)
+        if not instruction:
+            continue
+        count += 1
+        address = int(instruction.group(1), 16) // 16
+        labels.update((name, address) for name in pending)
+        pending = []
+        branch = _SASS_BRANCH.search(instruction.group(2))
+        if branch:
+            branches.append((address, branch.group(1)))
+    loops = sorted(address - labels[name] + 1 for address, name in branches
+                   if labels.get(name, address + 1) < address)
+    return {"instructions": count, "loops": loops}
 
 
 def aot_report(launches=None, targets=TARGETS):
