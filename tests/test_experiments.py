@@ -408,7 +408,8 @@ def _write_tiny_adbench(folder, rng):
                 "\"('alpha_withoutdupl_7', 0.0, 1)\",0.9,0.8,0.7\n"
                 "\"('alpha_withoutdupl_7', 0.0, 2)\",0.7,0.8,0.9\n"
                 "\"('alpha_withoutdupl_7', 0.01, 1)\",,,\n"
-                "\"('beta.diff', 0.0, 1)\",0.5,,0.6\n")
+                "\"('beta.diff', 0.0, 1)\",0.5,,0.6\n"
+                "\"('gamma', 0.0, 1)\",,,\n")
     return published
 
 

@@ -310,7 +310,7 @@ def read_adbench_published(path):
 
     The rows are indexed ``('<dataset>', la, seed)``; the mean is over the seeds. Dataset
     names are reduced to ADBench's current base names ("Pima_withoutdupl_35" -> "pima",
-    "magic.gamma.diff" -> "magic.gamma"), lower case.
+    "magic.gamma.diff" -> "magic.gamma"), lower case. Sets without any figure are omitted.
     """
     sums = {}
     with open(path, newline="") as f:
@@ -330,7 +330,9 @@ def read_adbench_published(path):
             for column, value in zip(header[1:], row[1:], strict=True):
                 if value:
                     entry.setdefault(column, []).append(float(value))
-    return {n: {c: float(np.mean(v)) for c, v in cols.items()} for n, cols in sums.items()}
+    # sets listed without any figure (the preliminary table ran only the smaller ones) are left out
+    return {n: {c: float(np.mean(v)) for c, v in cols.items()}
+            for n, cols in sums.items() if cols}
 
 
 def _run_tabular(tables, names, split, runs, settings, published):
