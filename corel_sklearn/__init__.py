@@ -6,6 +6,10 @@ Persistent Homology", ICML 2019.
 
 __version__ = "0.1.0"
 
+from corel_sklearn._numba_runtime import ensure_writable_cache  # noqa: E402
+
+ensure_writable_cache()  # before any kernel is defined: numba needs a cache folder for them
+
 from corel_sklearn.estimators import (  # noqa: E402
     BallCountOneClass,
     ClasswiseBallCount,

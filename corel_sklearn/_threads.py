@@ -84,7 +84,8 @@ def kernel_threads(n_threads=None):
 
     ``n_threads=None`` uses :func:`thread_limit`; larger requests are lowered to it. numba's and
     torch's thread counts are restored afterwards. In a forked child the count is 1 and
-    nothing is set (the kernels take their serial twins there).
+    nothing is set (the kernels take their serial twins there). A Ctrl-C that numba's
+    compiled code reports as ``SystemError`` leaves the block as ``KeyboardInterrupt``.
     """
     if _in_forked_child:
         yield 1
@@ -101,6 +102,12 @@ def kernel_threads(n_threads=None):
         numba.set_num_threads(n_threads)
     try:
         yield n_threads
+    except SystemError as exc:
+        # Compiled code that calls back into Python (numba unpickles some constants at run
+        # time) turns a Ctrl-C arriving there into "returned a result with an exception set".
+        if isinstance(exc.__cause__, KeyboardInterrupt):
+            raise KeyboardInterrupt from None
+        raise
     finally:
         if numba.get_num_threads() != previous_numba:
             numba.set_num_threads(previous_numba)

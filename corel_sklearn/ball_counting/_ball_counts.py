@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from corel_sklearn._numba_runtime import compile_notice
 from corel_sklearn._threads import kernel_threads
 from corel_sklearn._validation import check_n_branches
 from corel_sklearn.ball_counting import _cpu
@@ -12,6 +13,12 @@ BACKENDS = ("numba", "torch")
 
 # Bound on the working memory of one chunk of queries (per-branch counts + padded copy).
 MAX_CHUNK_BYTES = 64 * 2**20
+# Bound on the work of one kernel call, in coordinate operations (n_queries * n_anchors *
+# n_dims): about 0.05-0.2 s on a core. Python only sees Ctrl-C between kernel calls, so this
+# is how long an interrupt may wait.
+MAX_CHUNK_WORK = 2**30
+# Fewest queries per chunk whatever the anchors, so that every thread has tiles to run.
+_MIN_CHUNK_QUERIES = 8
 
 
 def rounding_band(radius, metric, width, dtype):
@@ -96,9 +103,11 @@ def _check_inputs(queries, anchors, radius, n_branches, metric, anchor_groups, n
     return queries, anchors, radius, groups, int(n_groups)
 
 
-def _chunk_size(n_out, n_branches, n_dims, itemsize, max_chunk_bytes):
+def _chunk_size(n_out, n_branches, n_dims, itemsize, max_chunk_bytes, n_anchors):
     per_query = n_out * n_branches * 8 + (n_dims + n_branches) * itemsize
-    return max(_cpu.MAX_QUERY_TILE, int(max_chunk_bytes // per_query))
+    by_memory = max(_cpu.MAX_QUERY_TILE, int(max_chunk_bytes // per_query))
+    by_work = max(_MIN_CHUNK_QUERIES, MAX_CHUNK_WORK // max(1, n_anchors * n_dims))
+    return min(by_memory, by_work)
 
 
 def _iter_branch_counts(queries, anchors, radius, n_branches, metric, groups, n_groups,
@@ -121,7 +130,7 @@ def _iter_branch_counts(queries, anchors, radius, n_branches, metric, groups, n_
     dtype = compute_dtype(queries.dtype, anchors.dtype, radius, metric, width)
     n_out = 1 if leave_one_out else n_groups
     step = _chunk_size(n_out, n_branches, anchors.shape[1], np.dtype(dtype).itemsize,
-                       max_chunk_bytes)
+                       max_chunk_bytes, anchors.shape[0])
     if backend == "numba":
         lo, hi, threshold = rounding_band(radius, metric, width, dtype)
         packed = _cpu.PackedAnchors(anchors, groups, n_groups, n_branches, dtype)
@@ -159,7 +168,7 @@ def _run(queries, anchors, radius, n_branches, metric, aggregation, anchor_group
         raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}.")
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}.")
-    with kernel_threads(n_threads):
+    with compile_notice("ball-counting", "15 s"), kernel_threads(n_threads):
         queries, anchors, radius, groups, n_groups = _check_inputs(
             anchors if queries is None else queries, anchors, radius, n_branches, metric,
             anchor_groups, n_groups,

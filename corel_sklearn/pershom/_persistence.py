@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 import torch
 
+from corel_sklearn._numba_runtime import compile_notice
 from corel_sklearn._validation import check_n_branches
 from corel_sklearn.pershom._gpu_dispatch import gpu_msts
 from corel_sklearn.pershom._prim_cpu import (
@@ -116,11 +117,17 @@ def cpu_msts(points, n_branches, metric, eta=None, **loss_options):
     array = _kernel_array(points)
     if not np.isfinite(array).all():
         raise ValueError(_NON_FINITE_MESSAGE.format("points"))
-    if eta is None:
-        results = branch_mst_cpu(array, n_branches, metric)
-    else:
-        results = connectivity_loss_cpu(array, n_branches, metric, eta, **loss_options)
-    if not np.isfinite(results[1]).all():
+    with compile_notice("persistence", "30 s"):
+        if eta is None:
+            results = branch_mst_cpu(array, n_branches, metric)
+        else:
+            results = connectivity_loss_cpu(array, n_branches, metric, eta, **loss_options)
+    # float16/bfloat16 points are computed in float32; their results must fit their dtype too.
+    largest = torch.finfo(points.dtype).max
+    lengths = results[1]
+    if not np.isfinite(lengths).all() or (lengths.size and lengths.max() > largest) or (
+        eta is not None and results[2].sum() > largest
+    ):
         raise ValueError(_OVERFLOW_MESSAGE.format(points.dtype))
     return results
 
