@@ -43,7 +43,7 @@ def paper_autoencoder(connectivity_weight, max_epochs=1):
 def interleaved_step_times(X, batch_size=100):
     """Seconds of every training step of one epoch per weight, the models taking turns."""
     models = {w: paper_autoencoder(w).fit(X[:batch_size]) for w in WEIGHTS}  # builds + warms up
-    optimizers = {w: ae._initialize_optimizer() for w, ae in models.items()}
+    optimizers = {w: ae._initialize_optimizer(ae.module_) for w, ae in models.items()}
     for ae in models.values():
         ae.module_.train()
     data = torch.from_numpy(X).view(len(X), 3, 32, 32)
@@ -54,7 +54,7 @@ def interleaved_step_times(X, batch_size=100):
         for w, ae in models.items():
             start = time.perf_counter()
             x = data[orders[w][step * batch_size : (step + 1) * batch_size]]
-            ae._train_step(x, optimizers[w])
+            ae._train_step(ae.module_, optimizers[w], x)
             times[w].append(time.perf_counter() - start)
     return times
 

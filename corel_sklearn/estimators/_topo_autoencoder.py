@@ -688,15 +688,16 @@ class TopoAutoencoder(DocLinkMixin, TransformerMixin, BaseEstimator):
 
     def _train_epochs(self, run, callbacks):
         """Run epochs until the last one, a callback's stop, a Ctrl-C or a divergence."""
+        last_good = None
         with _DeferredInterrupt(run):
             while run.epoch < run.last_epoch:
                 epoch = run.epoch + 1
-                last_good = self._training_state_of(run, copy_=True)
+                last_good = self._snapshot(run, last_good)
                 try:
                     self._call(callbacks, "on_epoch_begin", self, epoch)
                     record = self._run_epoch(run, epoch, callbacks)
                 except _Divergence as exc:
-                    self._restore_training_state(run, last_good)
+                    self._restore_snapshot(run, last_good)
                     kept = f"the end of epoch {epoch - 1}" if epoch > 1 else "the initialisation"
                     raise _Divergence(
                         f"Training diverged in epoch {epoch}: {exc}. Try a lower "
@@ -733,7 +734,7 @@ class TopoAutoencoder(DocLinkMixin, TransformerMixin, BaseEstimator):
             if record is not None:
                 self.history_.pop()
                 self.n_iter_ = len(self.history_)
-            self._restore_training_state(run, last_good)
+            self._restore_snapshot(run, last_good)
             self.n_steps_ = last_good["n_steps"]
             record = None
         steps = 0 if record is None else record["n_steps"]
@@ -746,22 +747,49 @@ class TopoAutoencoder(DocLinkMixin, TransformerMixin, BaseEstimator):
             stacklevel=5,
         )
 
-    def _training_state_of(self, run, copy_=False):
+    def _training_state_of(self, run):
         """What continuing needs besides the weights: the optimizer's and the shuffling state."""
-        state = {
+        return {
             "optimizer": run.optimizer.state_dict(),
             "shuffle_generator": run.shuffle_generator.get_state(),
         }
-        if copy_:
-            state = copy.deepcopy(state)
-            state["module"] = _clone_state(self.module_.state_dict())
-            state["n_steps"] = self.n_steps_
-        return state
 
-    def _restore_training_state(self, run, state):
-        self.module_.load_state_dict(state["module"])
-        run.optimizer.load_state_dict(state["optimizer"])
-        run.shuffle_generator.set_state(state["shuffle_generator"])
+    def _snapshot_tensors(self, run):
+        tensors = list(self.module_.state_dict().values())
+        for state in run.optimizer.state.values():
+            tensors.extend(value for value in state.values() if torch.is_tensor(value))
+        return tensors
+
+    def _snapshot(self, run, snapshot=None):
+        """Copy the weights and the optimizer's tensors, the last good state of an epoch.
+
+        Taken before every epoch, so it reuses the previous snapshot's buffers (one in-place
+        copy per tensor): with one step per epoch a fresh deep copy would cost as much as the
+        step itself.
+        """
+        tensors = self._snapshot_tensors(run)
+        buffers = None if snapshot is None else snapshot["buffers"]
+        if buffers is None or [b.shape for b in buffers] != [t.shape for t in tensors]:
+            buffers = [t.detach().clone() for t in tensors]
+        else:
+            with torch.no_grad():
+                for buffer, tensor in zip(buffers, tensors, strict=True):
+                    buffer.copy_(tensor)
+        return {
+            "buffers": buffers,
+            "has_optimizer_state": bool(run.optimizer.state),
+            "shuffle_generator": run.shuffle_generator.get_state(),
+            "n_steps": self.n_steps_,
+        }
+
+    def _restore_snapshot(self, run, snapshot):
+        if not snapshot["has_optimizer_state"]:
+            run.optimizer.state.clear()  # before the first step: Adam has no moments yet
+        with torch.no_grad():
+            tensors = self._snapshot_tensors(run)
+            for tensor, buffer in zip(tensors, snapshot["buffers"], strict=True):
+                tensor.copy_(buffer)
+        run.shuffle_generator.set_state(snapshot["shuffle_generator"])
 
     def _epoch_order(self, run):
         """This epoch's shuffled training indices (the whole permutation, on the CPU)."""
@@ -796,7 +824,10 @@ class TopoAutoencoder(DocLinkMixin, TransformerMixin, BaseEstimator):
             rec_sum = rec_sum + rec
             conn_sum = conn_sum + conn
             if callbacks:
-                self._call(callbacks, "on_batch_end", self, epoch, step + 1)
+                try:
+                    self._call(callbacks, "on_batch_end", self, epoch, step + 1)
+                except KeyboardInterrupt:  # the step itself completed
+                    run.interrupt_requested = True
             if run.interrupt_requested:
                 break
         if n_done == 0:
