@@ -164,9 +164,14 @@ def _history(medians, conn):
         ([2.0] * 20, [10.0] * 20, None),  # at eta, flat: converged
         ([2.0] * 19 + [1.49], [10.0] * 20, "median death time is 1.49, outside \\[1.5, 2.5\\]"),
         ([2.0] * 19 + [2.51], [10.0] * 20, "median death time is 2.51"),
-        # Last 2 epochs (a tenth of 20) average 9, the 2 before 10: a 10 % drop.
-        ([2.0] * 20, [10.0] * 18 + [9.0] * 2, "still falling: 10 % over the last 2 epochs"),
-        ([2.0] * 20, [10.0] * 18 + [9.6] * 2, None),  # 4 %: below the 5 % threshold
+        # Windows of 2 epochs (a tenth of 20): first 30, second-to-last 12, last 10: the last
+        # tenth brought (12 - 10) / (30 - 10) = 10 % of the decrease.
+        ([2.0] * 20, [30.0] * 2 + [20.0] * 14 + [12.0] * 2 + [10.0] * 2,
+         "its last 2 epochs brought 10 % of its decrease since the first 2"),
+        # A loss that keeps falling by 10 % per tenth towards 0 but has levelled off in
+        # absolute terms: (1.1 - 1) / (200 - 1) = 0.05 %.
+        ([2.0] * 20, [200.0] * 2 + [5.0] * 14 + [1.1] * 2 + [1.0] * 2, None),
+        ([2.0] * 20, [30.0] * 2 + [20.0] * 14 + [10.8] * 2 + [10.0] * 2, None),  # 4 %
     ],
 )
 def test_convergence_warning_is_decided_on_hand_made_histories(medians, conn, expected):
