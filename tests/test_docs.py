@@ -6,6 +6,7 @@ the [docs] extra is not installed.
 """
 
 import os
+import re
 import subprocess
 import sys
 
@@ -34,3 +35,13 @@ def test_docs_build_without_warnings(tmp_path):
         assert (html / page).is_file(), page
     quickstart = (html / "gallery" / "01_quickstart_digits.html").read_text(encoding="utf-8")
     assert "TopoAutoencoder" in quickstart and "plot_training_history" in quickstart
+    # every link of the README (what PyPI shows) into the site reaches a page and its anchor
+    from corel_sklearn.estimators._base import DOCS_URL
+
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        links = set(re.findall(re.escape(DOCS_URL) + r"([^)\s>]*)", f.read()))
+    assert links
+    for link in links:
+        page, _, anchor = link.partition("#")
+        text = (html / (page or "index.html")).read_text(encoding="utf-8")
+        assert not anchor or f'id="{anchor}"' in text, link
