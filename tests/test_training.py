@@ -293,6 +293,9 @@ def test_partial_fit_runs_one_epoch_per_call(X):
 
 def test_warm_start_with_another_network_is_refused(X):
     ae = small(warm_start=True).fit(X)
+    with pytest.raises(ValueError, match="describe another network"):
+        ae.set_params(hidden_layer_sizes=(9,)).fit(X)
+    ae = small(warm_start=True).fit(X)
     with pytest.raises(ValueError, match="X has 11 features"):
         ae.fit(X[:, :11])
     with pytest.raises(NotFittedError):

@@ -486,12 +486,13 @@ class TopoAutoencoder(DocLinkMixin, TransformerMixin, BaseEstimator):
         n_samples, n_features = X.shape
         init_seed, shuffle_seed, split_seed = self._seeds()
         architecture, input_shape = self._resolve_architecture(n_features)
-        if continuing and (architecture, input_shape) != (self.architecture_, self.input_shape_):
+        if continuing and not self._is_fitted_network(architecture, input_shape):
             raise ValueError(
                 f"Cannot continue training (warm_start=True or partial_fit): the parameters "
-                f"now describe a {architecture} network for samples of shape {input_shape}, "
-                f"but the fitted one is a {self.architecture_} network for "
-                f"{self.input_shape_}; set warm_start=False to fit afresh."
+                f"now describe another network (a {architecture} network for samples of "
+                f"shape {input_shape}, with these widths and branches) than the fitted "
+                f"{self.architecture_} network for {self.input_shape_}; set warm_start=False "
+                "to fit afresh."
             )
         device = str(resolve_device(self.device))
         data = make_training_data(X, input_shape, device)
@@ -544,6 +545,18 @@ class TopoAutoencoder(DocLinkMixin, TransformerMixin, BaseEstimator):
         run.incremental = incremental
         return run
 
+    def _is_fitted_network(self, architecture, input_shape):
+        """Whether the parameters still describe ``module_`` (same layers and shapes)."""
+        if (architecture, input_shape) != (self.architecture_, self.input_shape_):
+            return False
+        wanted = self._build_on_meta(architecture, input_shape)
+        if wanted is None:  # a callable: only its output shapes are checked, by _check_module
+            return True
+        have = self.module_.state_dict()
+        return [(k, v.shape) for k, v in wanted.state_dict().items()] == [
+            (k, v.shape) for k, v in have.items()
+        ]
+
     def _resolve_max_epochs(self, steps_per_epoch):
         if self.max_epochs != "auto":
             return self.max_epochs
@@ -579,19 +592,8 @@ class TopoAutoencoder(DocLinkMixin, TransformerMixin, BaseEstimator):
         global generator, so weights equal those of ``torch.manual_seed(seed)`` + construction.
         With ``generator=None`` (weights about to be loaded) they are left uninitialised.
         """
-        if self.architecture_ == "conv":
-            channels = _int_tuple(self.conv_channels, "conv_channels", min_length=1)
-            with torch.device("meta"):
-                module = ConvAutoencoder(
-                    self.input_shape_, self.n_branches, self.branch_dim, channels=channels
-                )
-            module = module.to_empty(device="cpu")
-        elif self.architecture_ == "mlp":
-            hidden = _int_tuple(self.hidden_layer_sizes, "hidden_layer_sizes")
-            with torch.device("meta"):
-                module = MLPAutoencoder(
-                    self.n_features_in_, hidden, self.n_branches, self.branch_dim
-                )
+        module = self._build_on_meta(self.architecture_, self.input_shape_)
+        if module is not None:
             module = module.to_empty(device="cpu")
         else:
             encoder, decoder = self.architecture(
@@ -603,6 +605,22 @@ class TopoAutoencoder(DocLinkMixin, TransformerMixin, BaseEstimator):
         if generator is not None:
             initialize_parameters(module, generator)
         return module.to(self.device_)
+
+    def _build_on_meta(self, architecture, input_shape):
+        """COREL's network for these parameters on the ``meta`` device; None for a callable."""
+        if architecture == "conv":
+            channels = _int_tuple(self.conv_channels, "conv_channels", min_length=1)
+            with torch.device("meta"):
+                return ConvAutoencoder(
+                    input_shape, self.n_branches, self.branch_dim, channels=channels
+                )
+        if architecture == "mlp":
+            hidden = _int_tuple(self.hidden_layer_sizes, "hidden_layer_sizes")
+            with torch.device("meta"):
+                return MLPAutoencoder(
+                    math.prod(input_shape), hidden, self.n_branches, self.branch_dim
+                )
+        return None
 
     def _wrap_module(self, module):
         """The module the training steps run (e.g. a DistributedDataParallel wrapper)."""
@@ -749,7 +767,7 @@ class TopoAutoencoder(DocLinkMixin, TransformerMixin, BaseEstimator):
             f"history so far ({self.n_iter_} epochs, {self.n_steps_} steps). Call fit with "
             "warm_start=True to continue.",
             UserWarning,
-            stacklevel=5,
+            stacklevel=7,  # the user's fit call
         )
 
     def _training_state_of(self, run):
@@ -964,7 +982,7 @@ class TopoAutoencoder(DocLinkMixin, TransformerMixin, BaseEstimator):
                 f"{'; '.join(problems)}. Increase max_epochs (now {self.max_epochs!r}), "
                 "or warm_start=True and fit again to continue.",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=6,  # the user's fit call (through _train, _fit, fit, _fit_context)
             )
 
     # ---------------------------------------------------------- checkpoints
