@@ -204,12 +204,18 @@ def test_cost_model_picks_prim_for_corel_and_boruvka_for_large_clouds():
 # (~2-3 min cold, seconds once cached). In a child process: the suite interprets triton.
 _AOT_SCRIPT = """
 import json
-from corel_sklearn.pershom._gpu_aot import TARGETS, aot_report, ptxas_path, representative_launches
+from corel_sklearn.pershom._gpu_aot import (TARGETS, aot_report, prim_launches, ptxas_path,
+                                            representative_launches)
 if any(ptxas_path(capability) is None for capability in TARGETS):
     print(json.dumps(None))
 else:
     rows = aot_report(representative_launches())
-    print(json.dumps([{k: v for k, v in row.items() if k != "constexprs"} for row in rows]))
+    # The kernels the cost model's SASS constants describe (sm_90, float32, l1, resident).
+    model = [launch for launch in prim_launches(("l1",), ("fp32",))
+             if launch["constexprs"]["RESIDENT"] and launch["constexprs"]["BLOCK_B"] in
+             (16, 128, 1024)]
+    rows += aot_report(model, targets=(90,))
+    print(json.dumps(rows))
 """
 
 
@@ -229,7 +235,8 @@ def test_kernels_compile_for_sm80_and_sm90_without_spills():
     rows = json.loads(result.stdout.strip().splitlines()[-1])
     if rows is None:
         pytest.skip("triton's ptxas is not available")
-    assert len(rows) == 2 * len(representative_launches())
+    model_rows = rows[2 * len(representative_launches()):]
+    rows = rows[:2 * len(representative_launches())]
     assert {row["target"] for row in rows} == {"sm_80", "sm_90a"}
     assert {row["metric"] for row in rows} == set(METRICS)
     assert not row_failures(rows), row_failures(rows)
@@ -237,6 +244,19 @@ def test_kernels_compile_for_sm80_and_sm90_without_spills():
         assert 0 < row["registers"] <= 255
         assert row["spill_stores"] == row["spill_loads"] == row["stack"] == 0
         assert row["fused_multiply_adds"] == 0 and row["approximate_roots"] == 0
+    # The cost model counts the compiled kernels' instructions: its constants must still be
+    # those of the kernels (within 25 %), or the estimates in the docs are stale.
+    assert len(model_rows) == 3
+    for row in model_rows:
+        if row["sass_loops"] is None:
+            pytest.skip("nvdisasm is not available")
+        c = row["constexprs"]
+        rows_per_thread = max(c["BLOCK_B"] // (32 * row["num_warps"]), 1)
+        loops = row["sass_loops"]
+        per_coordinate, per_step = loops[0], loops[-1] - sum(loops[:-1])
+        assert per_coordinate == pytest.approx(
+            _gpu_dispatch.SASS_PER_COORDINATE[rows_per_thread], rel=0.25)
+        assert per_step == pytest.approx(_gpu_dispatch.SASS_PER_STEP[rows_per_thread], rel=0.25)
 
 
 def test_boruvka_runs_branches_in_groups_that_fit_in_memory(monkeypatch):
