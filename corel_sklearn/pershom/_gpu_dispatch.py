@@ -55,14 +55,15 @@ BORUVKA_MAX_BYTES = 2 << 30
 # Torch ops per Borůvka round besides pointer jumping, and per Prim call besides the kernel.
 _BORUVKA_OPS_PER_ROUND = 28
 _PRIM_EXTRA_OPS = 6
-# Dependent block-wide reductions per Prim step (min key, smallest index, the parent).
-_REDUCTIONS_PER_STEP = 3
+# Dependent block-wide reductions per resident Prim step: float32 packs the key, its index and
+# its parent into one int64 minimum; float64 takes min key, smallest index, the parent.
+_REDUCTIONS_PER_STEP = {4: 1, 8: 3}
 # SASS instructions per warp of the Prim kernel (sm_90, float32, l1; `gpu_check.py --aot`
 # prints the loops of every configuration), by rows per thread: per coordinate of the
 # distance loop, and per step besides it; streaming: per row block besides its distance loop,
 # and per step besides the blocks.
-SASS_PER_COORDINATE = {1: 16, 2: 26, 4: 32}
-SASS_PER_STEP = {1: 104, 2: 208, 4: 277}
+SASS_PER_COORDINATE = {1: 17, 2: 23, 4: 33}
+SASS_PER_STEP = {1: 110, 2: 190, 4: 269}
 SASS_STREAMING_PER_BLOCK = 180
 SASS_STREAMING_PER_STEP = 53
 
@@ -96,7 +97,7 @@ def prim_step_cycles(n_points, width, itemsize=4, gpu=GPU):
     bound = "issue" if distance_issue >= distance_latency else "latency"
     if config["RESIDENT"]:
         cycles = (distance + SASS_PER_STEP[rows] * warps_per_scheduler
-                  + _REDUCTIONS_PER_STEP * reduction + load_latency)
+                  + _REDUCTIONS_PER_STEP.get(itemsize, 3) * reduction + load_latency)
     else:  # keys, parents and flags round trip through global memory, block by block
         blocks = math.ceil(n_points / config["BLOCK_B"])
         cycles = (blocks * (distance + SASS_STREAMING_PER_BLOCK * warps_per_scheduler

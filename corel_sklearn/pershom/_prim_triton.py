@@ -9,7 +9,8 @@ Two shapes of the same loop (:func:`prim_config` picks one per batch shape):
 
 - *resident* (B <= ``RESIDENT_MAX_POINTS``): the keys, parents and the free mask of the whole
   cloud live in registers for the whole loop; a Prim step reads the cloud (from L1/L2) and
-  makes three reductions, with no global-memory round trip for the keys.
+  makes one reduction in float32 (key bits, index and parent packed in an int64), three in
+  float64, with no global-memory round trip for the keys.
 - *streaming* (larger B): the points go through in blocks of ``BLOCK_B`` rows and the keys live
   in a global scratch buffer.
 
@@ -37,7 +38,9 @@ import torch
 
 from corel_sklearn.pershom._prim_cpu import METRIC_CODES
 
-# Largest cloud whose Prim state (keys, parents, free mask) stays in registers.
+# Largest cloud whose Prim state (keys, parents, free mask) stays in registers. At most
+# 2046: the resident float32 kernel packs a key's bits, its index and its parent (11 bits
+# each, indices up to n + 1) into one int64 to find the next vertex in one reduction.
 RESIDENT_MAX_POINTS = 1024
 # Rows per block of the streaming kernel (clouds above RESIDENT_MAX_POINTS).
 STREAMING_BLOCK_B = 512

@@ -74,11 +74,23 @@ def prim_kernel(
             key = tl.where(improves, dist, key)
             parent = tl.where(improves, current, parent)
             candidate = tl.where(free, key, float("inf"))
-            best_key = tl.min(candidate, axis=0)
-            best_index = tl.min(tl.where(free & (candidate == best_key), rows, big_index),
-                                axis=0)
+            if x_ptr.dtype.element_ty == tl.float32:
+                # One reduction instead of three: the bits of a key >= 0 order like the key,
+                # so (key bits, index, parent) packed into an int64 have their minimum at the
+                # smallest key, then the smallest index, and carry that row's parent.
+                packed = ((candidate.to(tl.int32, bitcast=True).to(tl.int64) << 22)
+                          | (tl.where(free, rows, big_index).to(tl.int64) << 11)
+                          | parent.to(tl.int64))
+                best = tl.min(packed, axis=0)
+                best_key = (best >> 22).to(tl.int32).to(tl.float32, bitcast=True)
+                best_index = ((best >> 11) & 2047).to(tl.int32)
+                best_parent = (best & 2047).to(tl.int32)
+            else:
+                best_key = tl.min(candidate, axis=0)
+                best_index = tl.min(tl.where(free & (candidate == best_key), rows, big_index),
+                                    axis=0)
+                best_parent = tl.sum(tl.where(rows == best_index, parent, 0), axis=0)
             chosen = rows == best_index
-            best_parent = tl.sum(tl.where(chosen, parent, 0), axis=0)
             tl.store(edges_base + step * 2, best_parent)
             tl.store(edges_base + step * 2 + 1, best_index)
             tl.store(lengths_base + step, best_key)
