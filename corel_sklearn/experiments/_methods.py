@@ -162,9 +162,9 @@ def tabular_encoder(n_samples, n_features, random_state=None, *, n_steps=300):
     * a fixed budget of about ``n_steps`` optimisation steps (``max_epochs`` from 3 to
       ``n_steps // 3``; 300 steps, i.e. 3 to 100 epochs, by default), so small sets are not
       under-trained and 30k rows do not take minutes. 300 steps is the setting of the ODDS
-      figures; the codes are then not yet organised at the scale eta (the encoder's
-      ``ConvergenceWarning`` says so), and on ADBench 2000 steps score higher on most sets
-      (see ``docs/results.md``) at about 7 times the training time;
+      and ADBench figures; the codes are then not yet organised at the scale eta (the
+      encoder's ``ConvergenceWarning`` says so), but 2000 steps did not score higher on
+      average on ADBench (see ``docs/results.md``) and train about 7 times longer;
     * eta = 2 and lambda = 20 as in the paper.
 
     Parameters
