@@ -8,7 +8,8 @@ ConvergenceWarning was emitted. A peer row gives raw-pixel OC-SVM on the same 12
 
     python benchmarks/bench_digits_auto_epochs.py                   # all ten digits
     python benchmarks/bench_digits_auto_epochs.py --digits 0 1 --max-epochs 50
-    python benchmarks/bench_digits_auto_epochs.py --min-steps 1000  # another "auto" floor
+    python benchmarks/bench_digits_auto_epochs.py --min-steps 2000  # another "auto" floor
+    python benchmarks/bench_digits_auto_epochs.py --threads 1       # faster on a loaded machine
 """
 
 import argparse

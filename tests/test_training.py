@@ -132,8 +132,9 @@ def test_auto_gives_the_paper_50_epochs_on_cifar_sized_data():
     ae = TopoAutoencoder()
     assert ae.max_epochs == "auto"
     assert ae._resolve_max_epochs(50_000 // 100) == 50  # CIFAR-10 at batch 100
-    assert ae._resolve_max_epochs(1) == 2000  # 120 digits at batch 100: one step per epoch
-    assert ae._resolve_max_epochs(7) == math.ceil(2000 / 7)
+    assert ae._resolve_max_epochs(1) == 1000  # 120 digits at batch 100: one step per epoch
+    assert ae._resolve_max_epochs(7) == math.ceil(1000 / 7)
+    assert ae._resolve_max_epochs(10) == 100
     assert TopoAutoencoder(max_epochs=13)._resolve_max_epochs(1) == 13
 
 
