@@ -159,7 +159,7 @@ def build_parser():
 
 
 def _add_protocol_options(p, defaults):
-    p.add_argument("--dataset", choices=tuple(DEFAULT_ARCHITECTURE))
+    p.add_argument("--dataset", choices=tuple(DEFAULT_ARCHITECTURE), help="(default: %(default)s)")
     p.add_argument("--data-path", default=None,
                    help="CIFAR-10 folder/zip (cifar-10-batches-py or the JPEG layout); "
                    f"default {DEFAULT_PATHS['cifar10']}")
