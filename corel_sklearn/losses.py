@@ -2,8 +2,14 @@
 
 import torch
 
-from corel_sklearn.pershom import branch_death_times, edge_lengths
-from corel_sklearn.pershom._persistence import _kernel_array, check_branch_args, cpu_msts
+from corel_sklearn.pershom import edge_lengths
+from corel_sklearn.pershom._persistence import (
+    _kernel_array,
+    check_branch_args,
+    cpu_msts,
+    cuda_trees,
+    edge_length_gradient,
+)
 from corel_sklearn.pershom._prim_cpu import edge_length_gradient_cpu
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -68,6 +74,47 @@ class _CpuConnectivityLoss(torch.autograd.Function):
         return grad, None, None, None, None
 
 
+class _DeviceConnectivityLoss(torch.autograd.Function):
+    """The whole loss on CUDA codes as one autograd node, with the CPU one's structure.
+
+    The trees and their lengths come from the GPU kernels (no recomputation of the edge
+    lengths); the forward keeps each death's slope ``sign(death - eta)`` (0 at eta and for
+    zero-length bars); the backward weights the tree edges by slope x incoming gradient and
+    scatters them onto the codes in a handful of torch ops (:func:`edge_length_gradient`),
+    instead of the dozen ops and autograd nodes of the torch formula. Double backward goes
+    through the torch ops.
+    """
+
+    @staticmethod
+    def forward(ctx, z, eta, n_branches, metric, reduction):
+        edges, deaths = cuda_trees(z, n_branches, metric)
+        deaths = deaths.to(z.dtype)
+        counted = deaths > 0
+        per_branch = torch.where(counted, (eta - deaths).abs(), 0.0).sum(-1)
+        ctx.slopes = torch.where(counted, (deaths - eta).sign(), 0.0)
+        ctx.eta, ctx.n_branches, ctx.metric, ctx.reduction = eta, n_branches, metric, reduction
+        ctx.save_for_backward(z, edges)
+        return _reduce(per_branch, reduction)
+
+    @staticmethod
+    def backward(ctx, grad_loss):
+        z, edges = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True: a differentiable backward
+            with torch.enable_grad():
+                death_times = edge_lengths(z, edges, ctx.n_branches, ctx.metric)
+                loss = _reduce(_per_branch_loss(death_times, ctx.eta), ctx.reduction)
+            (grad,) = torch.autograd.grad(loss, z, grad_loss, create_graph=True)
+            return grad, None, None, None, None
+        if ctx.reduction == "none":
+            scale = grad_loss.unsqueeze(1)
+        elif ctx.reduction == "mean":
+            scale = grad_loss / ctx.n_branches
+        else:
+            scale = grad_loss
+        grad = edge_length_gradient(z, edges, ctx.slopes * scale, ctx.n_branches, ctx.metric)
+        return grad, None, None, None, None
+
+
 def connectivity_loss(z, eta=2.0, n_branches=1, metric="l1", reduction="mean"):
     """Connectivity loss: per branch, the sum over 0-dim death times of ``|eta - death|``.
 
@@ -112,8 +159,7 @@ def connectivity_loss(z, eta=2.0, n_branches=1, metric="l1", reduction="mean"):
         raise ValueError(f"eta must be a finite number > 0, got {eta}.")
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}.")
-    if isinstance(z, torch.Tensor) and z.device.type == "cpu":
-        check_branch_args(z, "z", n_branches, metric)
+    check_branch_args(z, "z", n_branches, metric)
+    if z.device.type == "cpu":
         return _CpuConnectivityLoss.apply(z, eta, n_branches, metric, reduction)
-    death_times, _ = branch_death_times(z, n_branches, metric)
-    return _reduce(_per_branch_loss(death_times, eta), reduction)
+    return _DeviceConnectivityLoss.apply(z, eta, n_branches, metric, reduction)

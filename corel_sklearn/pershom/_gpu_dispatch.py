@@ -204,8 +204,9 @@ def gpu_msts(points, n_branches, metric, algorithm=None):
 COST_CASES = ((100, 16, 10), (1000, 16, 10), (4000, 16, 10),
               (100, 1, 160), (1000, 1, 160), (4000, 1, 160))
 # Torch ops around the trees in one connectivity-loss call on CUDA, forward and backward
-# (edge lengths, the per-branch formula, the reduction, and their backward nodes).
-LOSS_OPS = 22
+# (the per-branch sum and slopes, the reduction; the backward's weights, endpoint
+# differences and two scatters).
+LOSS_OPS = 20
 
 
 def cost_table(cases=COST_CASES, itemsize=4, gpu=GPU):

@@ -132,12 +132,17 @@ def cpu_msts(points, n_branches, metric, eta=None, **loss_options):
     return results
 
 
-def _cuda_mst_edges(points, n_branches, metric):
-    """MST edges (n_branches, B-1, 2) of CUDA points, as a long tensor on their device."""
+def cuda_trees(points, n_branches, metric):
+    """MST edges (n_branches, B-1, 2) long and lengths (n_branches, B-1) of CUDA points.
+
+    Both on the points' device, lengths in their dtype (float32 or float64), sorted per
+    branch: from the Triton kernel or Borůvka (:func:`~._gpu_dispatch.gpu_msts`), or without
+    triton from the CPU kernel (one round trip per batch, with a warning).
+    """
     global _warned_cuda_fallback
     trees = gpu_msts(points, n_branches, metric)
     if trees is not None:
-        return trees[0]
+        return trees
     if not _warned_cuda_fallback:
         warnings.warn(
             "triton is not installed: the MST of CUDA tensors is computed on the CPU "
@@ -146,8 +151,44 @@ def _cuda_mst_edges(points, n_branches, metric):
             stacklevel=4,
         )
         _warned_cuda_fallback = True
-    edges, _ = cpu_msts(points, n_branches, metric)
-    return torch.from_numpy(edges).to(points.device, non_blocking=True)
+    edges, lengths = cpu_msts(points, n_branches, metric)
+    dtype = points.dtype if points.dtype in (torch.float32, torch.float64) else torch.float32
+    return (torch.from_numpy(edges).to(points.device, non_blocking=True),
+            torch.from_numpy(lengths).to(device=points.device, dtype=dtype))
+
+
+def edge_length_gradient(points, edges, weights, n_branches, metric):
+    """Gradient of ``sum(weights * lengths of edges)`` w.r.t. ``points``, with torch ops.
+
+    The (sub)gradients torch's autograd gives through :func:`edge_lengths` (l1: sign(0) = 0;
+    l2: 0 on zero-length edges; l-infinity: split evenly among tied maximal coordinates), in
+    a handful of ops on any device. ``weights`` has shape (n_branches, k).
+    """
+    n, dim = points.shape
+    width = dim // n_branches
+    branches = points.detach().view(n, n_branches, width)
+    branch_index = torch.arange(n_branches, device=points.device).unsqueeze(1).expand_as(
+        edges[..., 0])
+    diff = branches[edges[..., 0], branch_index] - branches[edges[..., 1], branch_index]
+    if metric == "l1":
+        vector = diff.sign()
+    elif metric == "l2":
+        norm = torch.linalg.vector_norm(diff, dim=-1, keepdim=True)
+        vector = torch.where(norm > 0, diff / torch.where(norm > 0, norm, 1), 0)
+    else:
+        magnitude = diff.abs()
+        ties = magnitude == magnitude.amax(-1, keepdim=True)
+        vector = diff.sign() * ties / ties.sum(-1, keepdim=True)
+    vector = vector * weights.to(points.dtype).unsqueeze(-1)
+    grad = torch.zeros_like(branches)
+    grad.index_put_((edges[..., 0], branch_index), vector, accumulate=True)
+    grad.index_put_((edges[..., 1], branch_index), -vector, accumulate=True)
+    return grad.view(n, dim)
+
+
+def _cuda_mst_edges(points, n_branches, metric):
+    """MST edges (n_branches, B-1, 2) of CUDA points, as a long tensor on their device."""
+    return cuda_trees(points, n_branches, metric)[0]
 
 
 class _CpuBranchDeathTimes(torch.autograd.Function):
