@@ -3,15 +3,16 @@
 #   make test   creates .venv, installs the package with its test extras, runs lint and the suite
 #   make docs   installs the [docs] extra, builds the site into docs/_build/html (warnings are errors)
 #   make dist   builds the wheel and the sdist into dist/ and checks them with twine
+#   make test-min  runs the suite in .venv-min against the oldest dependencies setup.cfg claims
 # CPU-only machine? `make test TORCH=torch==2.13.0` (or any CPU build) avoids the multi-GB CUDA wheel.
 PYTHON ?= python3
 VENV ?= .venv
-TORCH ?= torch>=2.1
+TORCH ?= torch>=2.13
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DOCS_STAMP := $(VENV)/.docs-installed
 
-.PHONY: install demo test lint bench docs dist clean
+.PHONY: install demo test test-min lint bench docs dist clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +31,23 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest -q --doctest-modules corel_sklearn tests
+
+# The oldest numpy, scipy, scikit-learn, torch, numba, joblib, tqdm and pillow that setup.cfg
+# allows (pinned in .ci/constraints-min.txt), with the test tools that install beside them;
+# tests of extras that need newer releases (dask) skip. No doctests: their outputs are written
+# for numpy 2's reprs.
+VENV_MIN ?= .venv-min
+MIN_STAMP := $(VENV_MIN)/.installed
+
+$(MIN_STAMP): setup.cfg pyproject.toml .ci/constraints-min.txt
+	test -x $(VENV_MIN)/bin/python || $(PYTHON) -m venv $(VENV_MIN)
+	$(VENV_MIN)/bin/python -m pip install -q --upgrade pip
+	$(VENV_MIN)/bin/python -m pip install -q -c .ci/constraints-min.txt -e . pytest ripser \
+		"pandas>=1.5" "matplotlib>=3.6" skops safetensors pyod
+	touch $(MIN_STAMP)
+
+test-min: $(MIN_STAMP)
+	$(VENV_MIN)/bin/python -m pytest -q -p no:cacheprovider tests
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e ".[bench]"
@@ -53,4 +71,4 @@ dist:
 	$(BIN)/python -m twine check --strict dist/*
 
 clean:
-	rm -rf $(VENV) build dist docs/_build docs/generated docs/gallery *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VENV_MIN) build dist docs/_build docs/generated docs/gallery *.egg-info .pytest_cache .ruff_cache

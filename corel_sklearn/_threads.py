@@ -16,6 +16,7 @@ Rules, for every public function of the package:
 
 import os
 import sys
+import time
 import types
 from contextlib import contextmanager
 
@@ -60,6 +61,50 @@ def thread_limit():
     limit = min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)
     environment = _environment_limit()
     return max(1, limit if environment is None else min(limit, environment))
+
+
+# The machine's load is re-read at most this often (reading it costs about 80 us).
+_LOAD_CHECK_SECONDS = 0.02
+_load_cache = [-1.0, None]
+
+
+def _running_threads(stat_files):
+    running = 0
+    for path in stat_files:
+        try:
+            with open(path, "rb") as f:
+                stat = f.read()
+        except OSError:  # the thread ended meanwhile
+            continue
+        state = stat[stat.rindex(b")") + 2:stat.rindex(b")") + 3]
+        running += state == b"R"
+    return running
+
+
+def idle_cores():
+    """Cores of this process's affinity not kept busy by other processes right now (>= 1).
+
+    Runnable tasks system-wide (``/proc/loadavg``) minus this process's own running threads
+    (its OpenMP workers spinning between regions are its own). A threaded kernel whose peer
+    threads would have to share a core with another process waits for them at every
+    synchronisation, so the kernels plan for the idle cores only. Without ``/proc`` the
+    affinity is returned. Re-read at most every 20 ms.
+    """
+    now = time.monotonic()
+    if now - _load_cache[0] < _LOAD_CHECK_SECONDS:
+        return _load_cache[1]
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    try:
+        with open("/proc/loadavg", "rb") as f:
+            system = int(f.read().split()[3].split(b"/")[0])
+        own = _running_threads(f"/proc/self/task/{task}/stat"
+                               for task in os.listdir("/proc/self/task"))
+    except (OSError, ValueError, IndexError):
+        idle = cores
+    else:
+        idle = max(1, cores - max(0, system - max(own, 1)))
+    _load_cache[:] = [now, idle]
+    return idle
 
 
 def threads_for_n_jobs(n_jobs):

@@ -190,3 +190,38 @@ def test_joblib_multiprocessing_backend_scores_like_the_parent(parent_results):
         joblib.delayed(_score)(i) for i in range(2))
     for result in results:
         np.testing.assert_array_equal(result, parent_results["score"])
+
+
+# ------------------------------------------------------------------ oversubscription
+
+
+@pytest.mark.skipif(thread_limit() < 2, reason="needs two threads to choose from")
+@pytest.mark.parametrize(("n", "n_branches"), [(1000, 1), (100, 16)])
+def test_busy_cores_make_persistence_use_one_thread_from_the_first_call(
+        monkeypatch, kernel_threads_seen, n, n_branches):
+    # Another process keeps all but one core busy: a threaded kernel would wait for a
+    # descheduled peer at every Prim step, so even the planner's first timings use one thread.
+    monkeypatch.setattr(_prim_cpu, "idle_cores", lambda: 1)
+    monkeypatch.setattr(_prim_cpu, "_planner", _prim_cpu._ThreadPlanner())
+    z = torch.tensor(np.random.default_rng(3).random((n, 160), dtype=np.float32),
+                     requires_grad=True)
+    for _ in range(2 * _prim_cpu._ThreadPlanner.samples + 1):
+        connectivity_loss(z, 2.0, n_branches).backward()
+    assert kernel_threads_seen == [1] * len(kernel_threads_seen) and kernel_threads_seen
+
+
+def test_idle_cores_sees_a_busy_process():
+    from corel_sklearn import _threads
+
+    cores = len(os.sched_getaffinity(0))
+    script = "import time\nend = time.time() + 20\nwhile time.time() < end: pass"
+    spinner = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        import time
+
+        time.sleep(0.5)
+        _threads._load_cache[0] = -1.0  # re-read now
+        assert 1 <= _threads.idle_cores() <= max(1, cores - 1)
+    finally:
+        spinner.kill()
+        spinner.wait()

@@ -37,7 +37,13 @@ import time
 import numba as nb
 import numpy as np
 
-from corel_sklearn._threads import in_forked_child, kernel_threads, serial_twin, thread_limit
+from corel_sklearn._threads import (
+    idle_cores,
+    in_forked_child,
+    kernel_threads,
+    serial_twin,
+    thread_limit,
+)
 from corel_sklearn.pershom._intrinsics import (
     atomic_compare_exchange,
     atomic_load_acquire,
@@ -617,7 +623,9 @@ def _planned_run(x, n_branches, metric, n_threads, eta=0.0, weight=1.0, with_gra
     width = dim // n_branches
     if n_threads is not None:
         return _run(x, n_branches, metric, int(n_threads), eta, weight, with_gradient)
-    n_threads = thread_limit()
+    # Threads beyond the idle cores would wait for a descheduled peer at every Prim step
+    # (split) or at the end of the loop (branches): one thread is faster then.
+    n_threads = min(thread_limit(), idle_cores())
     shape = (n, width, n_branches, x.dtype.str, metric, n_threads)
     choice = _planner.choose(shape, _threaded_plan(n, width, n_branches, n_threads))
     start = time.perf_counter()

@@ -1,0 +1,132 @@
+"""Persistence and training while another process keeps one core busy.
+
+Starts its own busy process (a pure-Python spin loop) and prints, for COREL's two persistence
+shapes (one cloud B = 1000 x 160, split across threads; B = 100 x 16 branches of 10), the
+forward + backward time of ``connectivity_loss`` as a ratio to the one-thread time measured in
+the same conditions (``torch.set_num_threads(1)``): for the first calls of a fresh planner and
+in the steady state, with the package's choice (threads only on idle cores) and, for
+comparison, with the idle-core check disabled (threads as if the machine were free). Then
+``GridSearchCV(n_jobs=2)`` versus ``n_jobs=1`` over two ``TopoAutoencoder`` fits.
+
+Run it alone (``flock /tmp/bench.lock python benchmarks/bench_oversubscription.py``): other
+load on the machine is itself oversubscription, so say so with the figures.
+"""
+
+import argparse
+import multiprocessing
+import os
+import time
+
+import numpy as np
+import torch
+from sklearn.model_selection import GridSearchCV
+
+from corel_sklearn import TopoAutoencoder, _threads, connectivity_loss
+from corel_sklearn.pershom import _prim_cpu
+
+SHAPES = {"B=1000 x 160 (one cloud)": (1000, 160, 1), "B=100 x (16 x 10)": (100, 160, 16)}
+
+
+def _spin():
+    while True:
+        pass
+
+
+def _step(z, n_branches):
+    z.grad = None
+    connectivity_loss(z, 2.0, n_branches).backward()
+
+
+def _times(z, n_branches, n_calls):
+    times = []
+    for _ in range(n_calls):
+        start = time.perf_counter()
+        _step(z, n_branches)
+        times.append(time.perf_counter() - start)
+    return np.asarray(times)
+
+
+def _measure(n_first, n_steady):
+    """Per shape: one-thread median, then first-call and steady ratios with/without the check."""
+    rows = []
+    for name, (n, dim, n_branches) in SHAPES.items():
+        z = torch.tensor(np.random.default_rng(0).random((n, dim), dtype=np.float32),
+                         requires_grad=True)
+        _step(z, n_branches)  # compiled
+        previous = torch.get_num_threads()
+        torch.set_num_threads(1)
+        one = np.median(_times(z, n_branches, n_steady))
+        torch.set_num_threads(previous)
+        result = {"shape": name, "one_thread_ms": 1e3 * one}
+        real_idle_cores = _threads.idle_cores
+        for label, idle in [("package", real_idle_cores), ("no_check", lambda: os.cpu_count())]:
+            _threads.idle_cores = idle
+            _prim_cpu.idle_cores = idle
+            _prim_cpu._planner = _prim_cpu._ThreadPlanner()  # a fresh process's planner
+            try:
+                first = _times(z, n_branches, n_first)
+                steady = _times(z, n_branches, n_steady)
+            finally:
+                _threads.idle_cores = real_idle_cores
+                _prim_cpu.idle_cores = real_idle_cores
+            result[f"{label}_first_max"] = first.max() / one
+            result[f"{label}_first_mean"] = first.mean() / one
+            result[f"{label}_steady"] = np.median(steady) / one
+        rows.append(result)
+    return rows
+
+
+def _grid_search_seconds(n_jobs, X):
+    search = GridSearchCV(
+        TopoAutoencoder(n_branches=16, branch_dim=10, hidden_layer_sizes=(128,), max_epochs=2,
+                        random_state=0),
+        {"eta": [1.0, 2.0]},
+        cv=[(np.arange(len(X) // 2), np.arange(len(X) // 2, len(X)))],
+        scoring=lambda est, X, y=None: -float(np.abs(est.inverse_transform(est.transform(X))
+                                                     - X).mean()),
+        refit=False, n_jobs=n_jobs,
+    )
+    start = time.perf_counter()
+    search.fit(X)
+    return time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--first", type=int, default=10, help="first calls timed one by one")
+    parser.add_argument("--steady", type=int, default=100, help="calls for the medians")
+    parser.add_argument("--samples", type=int, default=2000, help="rows in the grid search")
+    args = parser.parse_args()
+    print(f"{os.cpu_count()} CPUs, torch {torch.__version__} ({torch.get_num_threads()} "
+          f"threads), load average {os.getloadavg()}")
+    X = np.random.default_rng(0).random((args.samples, 64), dtype=np.float32)
+    for busy in (False, True):
+        spinner = None
+        if busy:
+            spinner = multiprocessing.get_context("spawn").Process(target=_spin, daemon=True)
+            spinner.start()
+            time.sleep(0.5)
+        try:
+            print(f"\n== {'with' if busy else 'without'} a busy process; idle cores seen: "
+                  f"{_threads.idle_cores()}")
+            print(f"{'shape':26} {'1 thread':>9} | ratio to 1 thread: first calls max / mean, "
+                  "steady median")
+            for row in _measure(args.first, args.steady):
+                print(f"{row['shape']:26} {row['one_thread_ms']:7.2f}ms | package "
+                      f"{row['package_first_max']:5.2f} / {row['package_first_mean']:5.2f}, "
+                      f"{row['package_steady']:5.2f} | no check "
+                      f"{row['no_check_first_max']:5.2f} / {row['no_check_first_mean']:5.2f}, "
+                      f"{row['no_check_steady']:5.2f}")
+            _grid_search_seconds(2, X[:200])  # start and warm the worker processes
+            serial = _grid_search_seconds(1, X)
+            parallel = _grid_search_seconds(2, X)
+            print(f"GridSearchCV, 2 TopoAutoencoder fits of {args.samples} x 64: n_jobs=1 "
+                  f"{serial:.1f} s, n_jobs=2 {parallel:.1f} s (ratio {parallel / serial:.2f})")
+        finally:
+            if spinner is not None:
+                spinner.terminate()
+                spinner.join()
+
+
+if __name__ == "__main__":
+    main()
