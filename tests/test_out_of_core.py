@@ -164,6 +164,16 @@ def test_bad_large_inputs_raise(X, match):
         small_autoencoder().fit(X)
 
 
+def test_iterables_without_random_access_raise(pixels):
+    class Stream(torch.utils.data.IterableDataset):
+        def __iter__(self):
+            return iter(pixels)
+
+    for X in (Stream(), (row for row in pixels)):
+        with pytest.raises(TypeError, match="cannot be shuffled exactly by random_state"):
+            small_autoencoder().fit(X)
+
+
 def test_dataset_with_unequal_samples_raises():
     class Ragged:
         def __len__(self):

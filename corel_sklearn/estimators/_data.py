@@ -125,6 +125,13 @@ def check_input(estimator, X, *, reset, ensure_min_samples=1):
     -------
     X : ndarray, np.memmap or DatasetRows
     """
+    if isinstance(X, torch.utils.data.IterableDataset) or (
+            hasattr(X, "__iter__") and not hasattr(X, "__len__") and not hasattr(X, "shape")):
+        raise TypeError(
+            f"{type(X).__name__} is an iterable without random access: its batches cannot be "
+            "shuffled exactly by random_state. Pass an np.memmap, an array, or a map-style "
+            "dataset (len(dataset) and dataset[i], e.g. corel_sklearn.datasets.ImageFolder)."
+        )
     if not is_large_input(X):
         return validate_data(estimator, X, dtype=np.float32, order="C", reset=reset,
                              ensure_min_samples=ensure_min_samples)

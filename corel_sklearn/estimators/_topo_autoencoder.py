@@ -421,10 +421,14 @@ class TopoAutoencoder(DocLinkMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like, np.memmap or dataset of shape (n_samples, n_features)
             Training data (flattened images when ``input_shape`` is given), at least 2 rows,
-            finite. Converted to float32 once and, on an accelerator, moved there once when
-            it fits.
+            finite. An array in memory is converted to float32 once and, on an accelerator,
+            moved there once when it fits. uint8 arrays are 8-bit pixels: kept as uint8 and
+            divided by 255 batch by batch. An ``np.memmap`` is read batch by batch from its
+            file, and a map-style dataset (``len`` and ``dataset[i]``, e.g.
+            :class:`~corel_sklearn.datasets.ImageFolder`) sample by sample, for data larger
+            than memory; the fit equals the one on the same float32 values in memory.
         y : None
             Ignored.
 
@@ -1062,8 +1066,9 @@ class TopoAutoencoder(DocLinkMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples, flattened like the training data.
+        X : array-like, np.memmap or dataset of shape (n_samples, n_features)
+            Samples, flattened like the training data; uint8 pixels, memmaps and datasets
+            as in :meth:`fit`, read ``inference_batch_size`` rows at a time.
 
         Returns
         -------
