@@ -30,6 +30,8 @@ SECTIONS = [
      "COREL as a PyOD detector."),
     ("corel_sklearn.distributed", "Distributed",
      "Scoring and training across processes and machines."),
+    ("corel_sklearn.distributed.dask", "Scoring on dask",
+     "Fitted models mapped over dask arrays, one thread per worker (needs dask)."),
     ("corel_sklearn.datasets", "Datasets",
      "Loaders for CIFAR-10, ODDS, ADBench and the digits, and the one-class protocol split."),
     ("corel_sklearn.experiments", "Experiments",
