@@ -96,9 +96,9 @@ class COREL(BaseDetector):
     >>> import numpy as np
     >>> from corel_sklearn.pyod import COREL
     >>> rng = np.random.default_rng(0)
-    >>> X = np.r_[rng.normal(size=(200, 4)), rng.uniform(-8, 8, size=(10, 4))]
+    >>> X = np.r_[rng.normal(size=(100, 4)), rng.uniform(-8, 8, size=(6, 4))]
     >>> detector = COREL(contamination=0.05, random_state=0).fit(X)
-    >>> bool(detector.labels_[-10:].mean() > detector.labels_[:200].mean())
+    >>> bool(detector.labels_[-6:].mean() > detector.labels_[:100].mean())
     True
     >>> detector.predict(np.array([[0.0, 0.0, 0.0, 0.0], [20.0, 20.0, -20.0, 20.0]]))
     array([0, 1])
