@@ -83,7 +83,7 @@ def _gallery_entry(stem, title, summary):
     """
     entry = f"**[{title}]({stem}.ipynb)**: {summary}"
     if os.path.exists(os.path.join(DOCS, "_static", "gallery", f"{stem}.png")):
-        entry += (f"\n\n```{{image}} ../_static/gallery/{stem}.png\n:width: 480px\n"
+        entry += (f"\n\n```{{image}} ../_static/gallery/{stem}.png\n"
                   f":alt: {title}\n:target: {stem}.html\n```")
     return entry
 
