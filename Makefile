@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   creates .venv, installs the package, runs the paper's protocol on the embedded digits
-#   make test   creates .venv, installs the package with its test extras, runs lint and the suite
+#   make test   creates .venv, installs the package with its test and docs extras, runs lint and the
+#               suite (which builds the docs site with warnings as errors)
 #   make docs   installs the [docs] extra, builds the site into docs/_build/html (warnings are errors)
 #   make dist   builds the wheel and the sdist into dist/ and checks them with twine
 #   make test-min  runs the suite in .venv-min against the oldest dependencies setup.cfg claims
@@ -18,7 +19,7 @@ $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -e ".[test,experiments]"
+	$(BIN)/python -m pip install -q -e ".[test,experiments,docs]"
 	touch $(STAMP)
 
 install: $(STAMP)
