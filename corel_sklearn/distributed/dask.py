@@ -145,8 +145,8 @@ def map_method(estimator, X, method="score_samples", *, client=None, n_outputs="
         The client to use; the current default client when None.
     n_outputs : "auto", None or int, default="auto"
         Columns of the method's output: None for a 1-D result, an int for 2-D. "auto" calls
-        the method on the first row here (for a large ``ClasswiseBallCount``, about a second:
-        it packs the anchors once).
+        the method on the first row here (a large ``ClasswiseBallCount`` packs its anchors once
+        for it).
     dtype : numpy dtype, default=np.float64
         dtype of the result when ``n_outputs`` is given (with "auto" it is the probe's).
 
