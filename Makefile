@@ -48,7 +48,7 @@ $(MIN_STAMP): setup.cfg pyproject.toml .ci/constraints-min.txt
 	touch $(MIN_STAMP)
 
 test-min: $(MIN_STAMP)
-	$(VENV_MIN)/bin/python -m pytest -q -p no:cacheprovider tests
+	NUMBA_CACHE_DIR=$(VENV_MIN)/numba-cache $(VENV_MIN)/bin/python -m pytest -q -p no:cacheprovider tests
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e ".[bench]"

@@ -523,3 +523,38 @@ def test_progress_bar_uses_plain_tqdm_without_ipywidgets(X, monkeypatch, capsys)
     bar = ProgressBar(file=sys.stdout)
     small(max_epochs=1, connectivity_weight=0, callbacks=[bar]).fit(X)
     assert "3/3" in capsys.readouterr().out
+
+
+def test_unpickling_leaves_torch_global_generator_alone(X):
+    blob = pickle.dumps(small().fit(X))
+    before = torch.random.get_rng_state()
+    restored = pickle.loads(blob)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    np.testing.assert_array_equal(restored.transform(X), pickle.loads(blob).transform(X))
+
+
+def test_zero_configuration_pipeline_on_120_digits_reaches_the_scale_eta():
+    # The README's pipeline fitted directly on a small normal set (issue: 50 one-step epochs
+    # left the codes at a quarter of eta and AUROC at chance). With max_epochs="auto" the first
+    # three digits, each against the nine others, must average AUROC >= 0.95 with every
+    # parameter at its default, and each fit must end at the scale eta without a warning.
+    from sklearn.datasets import load_digits
+    from sklearn.metrics import roc_auc_score
+    from sklearn.pipeline import Pipeline
+
+    from corel_sklearn import BallCountOneClass
+
+    X_all, y = load_digits(return_X_y=True)
+    X_all = (X_all / 16).astype(np.float32)
+    aurocs = []
+    for digit in (0, 1, 2):
+        pipe = Pipeline([("enc", TopoAutoencoder(random_state=0)), ("oc", BallCountOneClass())])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConvergenceWarning)
+            pipe.fit(X_all[y == digit][:120])
+        encoder = pipe.named_steps["enc"]
+        # 120 samples at batch 100: one step per epoch, so "auto" runs the 1,000-step floor
+        assert (encoder.n_iter_, encoder.n_steps_) == (1000, 1000)
+        assert 0.75 * 2.0 <= encoder.history_[-1]["death_time_median"] <= 1.25 * 2.0
+        aurocs.append(roc_auc_score(y == digit, pipe.decision_function(X_all)))
+    assert np.mean(aurocs) >= 0.95, aurocs

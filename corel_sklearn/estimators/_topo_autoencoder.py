@@ -1140,7 +1140,6 @@ class TopoAutoencoder(DocLinkMixin, TransformerMixin, BaseEstimator):
         tags.input_tags.allow_nan = False
         return tags
 
-
     # ---------------------------------------------------------- persistence
 
     def __getstate__(self):
@@ -1159,9 +1158,9 @@ class TopoAutoencoder(DocLinkMixin, TransformerMixin, BaseEstimator):
         weights, legacy_module = load_weights(state["module_"], device)
         super().__setstate__({**state, "module_": legacy_module, "device_": str(device)})
         if legacy_module is None:
-            # Building draws initial weights: the user's global generator is left as it was.
-            # A callable architecture is called again here (pickle stores it by reference).
-            with torch.random.fork_rng(devices=[]):
-                self.module_ = self._initialize_module()
+            # COREL's networks are built on the meta device (no random draws, no global
+            # generator touched, safe in any thread); a callable architecture is called again
+            # here (pickle stores it by reference), as at fit time.
+            self.module_ = self._initialize_module()
             self.module_.load_state_dict(weights)
             self.module_.eval()
