@@ -372,6 +372,29 @@ def test_fit_on_inliers_keeps_outliers_out_of_the_refit():
         FitOnInliers(BallCountOneClass(n_branches=2)).fit(X[:3], [-1, -1, -1])
 
 
+def test_fit_on_inliers_reads_sklearn_labels_in_all_inlier_training_folds():
+    # OneClassKFold's training folds of +1/-1 labels are all +1: under "auto" they must be read
+    # as inliers (as the refit on the full y is), giving the search of the 0/1 labels.
+    from corel_sklearn.model_selection import FitOnInliers
+
+    X, y = one_class_data(seed=11)
+    y_sklearn = np.where(y == 1, -1, 1)
+    radii = [0.5, 2.0, 8.0]
+    searches = [
+        GridSearchCV(FitOnInliers(BallCountOneClass(n_branches=2)), {"estimator__radius": radii},
+                     cv=OneClassKFold(3, shuffle=True, random_state=0),
+                     scoring=make_anomaly_scorer()).fit(X, labels)
+        for labels in (y, y_sklearn)
+    ]
+    np.testing.assert_array_equal(searches[0].cv_results_["mean_test_score"],
+                                  searches[1].cv_results_["mean_test_score"])
+    assert searches[1].best_estimator_.n_inliers_ == (y == 0).sum()
+    assert FitOnInliers(BallCountOneClass(n_branches=2)).fit(X[:5], [1] * 5).n_inliers_ == 5
+    with pytest.raises(ValueError, match="every sample as an outlier"):
+        FitOnInliers(BallCountOneClass(n_branches=2), label_convention="pyod").fit(
+            X[:3], [1, 1, 1])
+
+
 def test_fit_on_inliers_around_a_pyod_detector_is_scored_as_pyod():
     pytest.importorskip("pyod")
     from corel_sklearn.model_selection import FitOnInliers

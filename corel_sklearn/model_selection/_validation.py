@@ -110,7 +110,9 @@ class FitOnInliers(MetaEstimatorMixin, BaseEstimator):
     estimator : estimator
         The one-class model (or pipeline); cloned at fit.
     label_convention : {"auto", "sklearn", "pyod"}, default="auto"
-        How to read ``y``; see :func:`inlier_mask`.
+        How to read ``y``; see :func:`inlier_mask`. Under "auto", a ``y`` made only of 1s (a
+        training fold of :class:`OneClassKFold` with +1/-1 labels) is read as all inliers:
+        read as all PyOD anomalies it would leave nothing to fit on.
 
     Attributes
     ----------
@@ -157,7 +159,14 @@ class FitOnInliers(MetaEstimatorMixin, BaseEstimator):
         """
         if y is not None:
             X, y = indexable(X, y)
-            mask = inlier_mask(np.asarray(y), self.label_convention)
+            y = np.asarray(y)
+            if self.label_convention == "auto" and y.size and np.all(y == 1):
+                # All 1s: all inliers (scikit-learn) or all anomalies (PyOD). Only the first
+                # reading leaves anything to fit on; it is what OneClassKFold's training folds
+                # of +1/-1 labels look like.
+                mask = np.ones(y.shape, dtype=bool)
+            else:
+                mask = inlier_mask(y, self.label_convention)
             if not mask.any():
                 raise ValueError("y marks every sample as an outlier; nothing to fit on.")
             X = _safe_indexing(X, np.flatnonzero(mask))
