@@ -1,5 +1,7 @@
 """OneClassKFold, label conventions and anomaly scorers, alone and inside GridSearchCV."""
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, OutlierMixin
@@ -403,3 +405,28 @@ def test_fit_on_inliers_around_a_pyod_detector_is_scored_as_pyod():
     wrapped = FitOnInliers(make_pyod_detector("ECOD")).fit(X, y)
     assert is_pyod_detector(wrapped)
     assert make_anomaly_scorer()(wrapped, X, y) == roc_auc_score(y, wrapped.decision_function(X))
+
+
+def test_refit_on_outlier_labels_warns_unless_wrapped():
+    # GridSearchCV(refit=True) hands the refit all of X and y: the unwrapped model warns that it
+    # takes the labelled outliers in; FitOnInliers drops them and nothing is said.
+    from corel_sklearn import TopoAutoencoder
+    from corel_sklearn.model_selection import FitOnInliers
+
+    X, y = one_class_data(seed=11)
+    cv = OneClassKFold(3, shuffle=True, random_state=0)
+    grid = {"radius": [0.5, 2.0]}
+    for labels, n_outliers in ((y, (y == 1).sum()), (np.where(y == 1, -1, 1), (y == 1).sum())):
+        with pytest.warns(UserWarning, match=f"marks {n_outliers} of its {len(y)} samples"):
+            GridSearchCV(BallCountOneClass(n_branches=2), grid, cv=cv,
+                         scoring=make_anomaly_scorer()).fit(X, labels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        GridSearchCV(FitOnInliers(BallCountOneClass(n_branches=2)),
+                     {"estimator__" + k: v for k, v in grid.items()}, cv=cv,
+                     scoring=make_anomaly_scorer()).fit(X, y)
+        BallCountOneClass(n_branches=2).fit(X, np.arange(len(X)) % 3)  # not outlier labels
+        BallCountOneClass(n_branches=2).fit(X[y == 0], y[y == 0])  # inliers only
+    with pytest.warns(UserWarning, match="TopoAutoencoder.fit ignores y"):
+        TopoAutoencoder(hidden_layer_sizes=(8,), n_branches=2, branch_dim=2, batch_size=20,
+                        max_epochs=1, random_state=0).fit(X.astype(np.float32), y)

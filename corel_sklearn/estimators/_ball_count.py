@@ -16,7 +16,7 @@ from corel_sklearn.ball_counting import (
     ball_counts,
     leave_one_out_ball_counts,
 )
-from corel_sklearn.estimators._base import DocLinkMixin
+from corel_sklearn.estimators._base import DocLinkMixin, warn_if_outlier_labels
 
 # device="auto" moves the counting to CUDA (when present) from this many coordinate
 # operations on: below it, the transfers and launches cost more than the CPU kernel.
@@ -208,13 +208,17 @@ class BallCountOneClass(OutlierMixin, _BallCounter):
         X : array-like of shape (n_samples, n_features)
             Training samples (e.g. codes of a :class:`~corel_sklearn.TopoAutoencoder`).
         y : Ignored
-            Not used, present for API consistency by convention.
+            Not used, present for API consistency by convention. Outlier labels in it
+            (+1/-1 with some -1, or 0/1 with some 1) raise a UserWarning: those samples become
+            anchors like the others (wrap the model in
+            :class:`~corel_sklearn.model_selection.FitOnInliers` to drop them).
 
         Returns
         -------
         self : object
             The fitted model.
         """
+        warn_if_outlier_labels(self, y)
         self._fit(X)
         return self
 

@@ -25,7 +25,7 @@ from corel_sklearn._sklearn_compat import (
 )
 from corel_sklearn._weights import load_weights, state_dict_bytes
 from corel_sklearn.callbacks import EarlyStopping, ProgressBar
-from corel_sklearn.estimators._base import DocLinkMixin
+from corel_sklearn.estimators._base import DocLinkMixin, warn_if_outlier_labels
 from corel_sklearn.estimators._data import check_input, inference_batches, make_training_data
 from corel_sklearn.losses import connectivity_loss
 from corel_sklearn.networks import (
@@ -430,13 +430,16 @@ class TopoAutoencoder(DocLinkMixin, TransformerMixin, BaseEstimator):
             :class:`~corel_sklearn.datasets.ImageFolder`) sample by sample, for data larger
             than memory; the fit equals the one on the same float32 values in memory.
         y : None
-            Ignored.
+            Ignored. Outlier labels in it (+1/-1 with some -1, or 0/1 with some 1) raise a
+            UserWarning: those samples are trained on like the others (wrap the pipeline in
+            :class:`~corel_sklearn.model_selection.FitOnInliers` to drop them).
 
         Returns
         -------
         self : TopoAutoencoder
             The fitted estimator.
         """
+        warn_if_outlier_labels(self, y)
         return self._fit(X, incremental=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
