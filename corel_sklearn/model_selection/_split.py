@@ -43,8 +43,9 @@ class OneClassKFold(BaseCrossValidator):
     Notes
     -----
     ``GridSearchCV(refit=True)`` refits the best model on *all* of ``X``, outliers included
-    (COREL's estimators warn when the ``y`` they ignore marks outliers): wrap the model in :class:`FitOnInliers` (its refit drops the outliers of ``y``), or pass
-    ``refit=False`` and fit the best parameters on the inliers yourself.
+    (COREL's estimators warn when the ``y`` they ignore marks outliers): wrap the model in
+    :class:`FitOnInliers` (its refit drops the outliers of ``y``), or pass ``refit=False`` and
+    fit the best parameters on the inliers yourself.
 
     Examples
     --------
