@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+from _small_autoencoder import SMALL, small
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
@@ -17,12 +18,6 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from corel_sklearn import TopoAutoencoder
 from corel_sklearn.networks import ConvAutoencoder, MLPAutoencoder
 from corel_sklearn.pershom import branch_death_times
-
-SMALL = dict(hidden_layer_sizes=(8,), n_branches=2, branch_dim=2, batch_size=20, max_epochs=2)
-
-
-def small(**params):
-    return TopoAutoencoder(**{**SMALL, "random_state": 0, **params})
 
 
 @pytest.fixture

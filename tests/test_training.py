@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from _small_autoencoder import small
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
@@ -23,12 +24,6 @@ from corel_sklearn.callbacks import Callback, Checkpoint, EarlyStopping, Progres
 from corel_sklearn.estimators import _topo_autoencoder
 from corel_sklearn.losses import connectivity_loss
 from corel_sklearn.networks import ConvAutoencoder, MLPAutoencoder
-
-SMALL = dict(hidden_layer_sizes=(8,), n_branches=2, branch_dim=2, batch_size=20, max_epochs=2)
-
-
-def small(**params):
-    return TopoAutoencoder(**{**SMALL, "random_state": 0, **params})
 
 
 @pytest.fixture
