@@ -1,5 +1,6 @@
 """The connectivity loss of COREL (Hofer et al., ICML 2019)."""
 
+import numpy as np
 import torch
 
 from corel_sklearn.pershom import edge_lengths
@@ -37,6 +38,11 @@ class _CpuConnectivityLoss(torch.autograd.Function):
     edge weighted by ``d loss / d death = sign(death - eta)``); the backward only scales it.
     For ``reduction="none"`` the backward weights the edges by the incoming per-branch
     gradient (a compiled pass). Double backward goes through the torch ops.
+
+    The backward runs no parallel torch op: it scales the stored gradient in numpy and hands
+    it over (autograd keeps it without a copy). On a machine where another process keeps a
+    core busy, torch's second OpenMP thread has slept through the kernel and waits for a core:
+    a 160,000-element ``mul`` or copy then took 1-7 ms, as long as the kernel itself.
     """
 
     @staticmethod
@@ -48,7 +54,7 @@ class _CpuConnectivityLoss(torch.autograd.Function):
         )
         ctx.edges, ctx.slopes, ctx.eta = edges, slopes, eta
         ctx.n_branches, ctx.metric, ctx.reduction = n_branches, metric, reduction
-        ctx.grad = None if grad is None else torch.from_numpy(grad).to(z.dtype)
+        ctx.grad = grad  # numpy, in the kernel's dtype
         ctx.save_for_backward(z)
         if reduction == "none":
             return torch.from_numpy(per_branch).to(z.dtype)
@@ -65,9 +71,14 @@ class _CpuConnectivityLoss(torch.autograd.Function):
                 loss = _reduce(_per_branch_loss(death_times, ctx.eta), ctx.reduction)
             (grad,) = torch.autograd.grad(loss, z, grad_loss, create_graph=True)
         elif ctx.grad is not None:
-            grad = ctx.grad * grad_loss
+            # Handed over (a second backward, retain_graph=True, takes the branch below).
+            array, ctx.grad = ctx.grad, None
+            scale = float(grad_loss)
+            if scale != 1.0:
+                np.multiply(array, array.dtype.type(scale), out=array)
+            grad = torch.from_numpy(array).to(z.dtype)
         else:
-            weights = ctx.slopes * grad_loss.detach().to(torch.float64).numpy()[:, None]
+            weights = ctx.slopes * grad_loss.detach().to(torch.float64).numpy().reshape(-1, 1)
             grad = torch.from_numpy(
                 edge_length_gradient_cpu(_kernel_array(z), ctx.edges, weights, ctx.metric)
             ).to(z.dtype)
