@@ -41,8 +41,8 @@ class _CpuConnectivityLoss(torch.autograd.Function):
 
     The backward runs no parallel torch op: it scales the stored gradient in numpy and hands
     it over (autograd keeps it without a copy). On a machine where another process keeps a
-    core busy, torch's second OpenMP thread has slept through the kernel and waits for a core:
-    a 160,000-element ``mul`` or copy then took 1-7 ms, as long as the kernel itself.
+    core busy, torch's second OpenMP thread sleeps during the kernel and waits for a core: a
+    160,000-element ``mul`` or copy then takes 1-7 ms, as long as the kernel itself.
     """
 
     @staticmethod
