@@ -29,9 +29,10 @@ True
 
 import math
 import os
-import tempfile
 
 import torch
+
+from corel_sklearn._files import atomic_write
 
 __all__ = ["Callback", "Checkpoint", "EarlyStopping", "ProgressBar"]
 
@@ -256,20 +257,5 @@ class Checkpoint(Callback):
 
     def on_epoch_end(self, estimator, record):
         if record["epoch"] % self.every == 0 and record["n_steps"] > 0:
-            save_atomically(estimator._checkpoint(), self.path)
-
-
-def save_atomically(obj, path):
-    """``torch.save(obj, path)`` through a temporary file in the same folder and a rename."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            torch.save(obj, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+            with atomic_write(self.path) as file:
+                torch.save(estimator._checkpoint(), file)

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from corel_sklearn._device import loadable_device, resolve_device
+from corel_sklearn._files import atomic_write
 from corel_sklearn._weights import UnsafeModelFileError, trust_legacy_pickles
 
 __all__ = ["FORMAT_VERSION", "UnsafeModelFileError", "load", "save", "trust_legacy_pickles"]
@@ -105,7 +106,10 @@ def save(estimator, path):
     }
     weights = st.save(tensors) if tensors else st.save({})
     text = json.dumps(config, indent=1, allow_nan=False)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    # A failed write (full disk, Ctrl-C) leaves an existing file at ``path`` as it was.
+    with atomic_write(path) as file, zipfile.ZipFile(
+        file, "w", compression=zipfile.ZIP_DEFLATED
+    ) as archive:
         archive.writestr(_CONFIG, text)
         archive.writestr(_WEIGHTS, weights)
 

@@ -501,9 +501,8 @@ def test_cache_writes_are_atomic_and_never_lose_the_fit(tmp_path, monkeypatch):
 
     X = _planted_classes(seed=5)[0]
 
-    def dump_then_fail(value, filename, **kwargs):
-        with open(filename, "wb") as f:
-            f.write(b"half a pickle")
+    def dump_then_fail(value, file, **kwargs):
+        file.write(b"half a pickle")
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(cache.joblib, "dump", dump_then_fail)

@@ -6,7 +6,6 @@ the command line.
 """
 
 from corel_sklearn.experiments._cache import (
-    check_writable_dir,
     default_cache_dir,
     encoder_cache_key,
     fit_encoder_cached,
@@ -55,7 +54,6 @@ __all__ = [
     "TabularSettings",
     "adbench_files",
     "adbench_split",
-    "check_writable_dir",
     "default_cache_dir",
     "encoder_cache_key",
     "fit_encoder_cached",

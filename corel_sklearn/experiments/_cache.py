@@ -3,11 +3,11 @@
 import hashlib
 import json
 import os
-import tempfile
 import time
 
 import joblib
 
+from corel_sklearn._files import atomic_write
 from corel_sklearn.experiments._progress import log
 
 CACHE_ENV = "COREL_SKLEARN_CACHE"
@@ -116,8 +116,9 @@ def fit_encoder_cached(encoder, X, *, dataset_id, aux, cache_dir=None, verbose=1
                                                  encoder.get_params(deep=False).items()}}
     try:
         os.makedirs(os.fspath(cache_dir), exist_ok=True)
-        _atomic(path, lambda tmp: joblib.dump(encoder, tmp))
-        _atomic(stem + ".json", lambda tmp: _write_json(tmp, meta))
+        with atomic_write(path) as file:
+            joblib.dump(encoder, file)
+        _write_json(stem + ".json", meta)
     except OSError as exc:  # the fit is done: keep it, only the cache entry is lost
         log(True, f"warning: could not write the cache entry {path} ({exc}); continuing "
             "without it")
@@ -130,25 +131,8 @@ def _safe(text):
     return "".join(ch if ch.isalnum() or ch in "._=-" else "_" for ch in str(text))
 
 
-def _atomic(path, write):
-    """``write(tmp)`` to a fresh temporary file beside ``path``, then rename it onto ``path``.
-
-    ``os.replace`` is atomic on one file system, so readers see the old entry or the complete
-    new one, never a truncated file, even if the process dies mid-write.
-    """
-    folder, name = os.path.split(path)
-    fd, tmp = tempfile.mkstemp(dir=folder or ".", prefix=f".{name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def _write_json(path, payload):
-    with open(path, "w") as f:
+    with atomic_write(path, "w") as f:
         json.dump(payload, f, indent=2)
 
 
@@ -158,35 +142,3 @@ def _read_json(path):
             return json.load(f)
     except (OSError, ValueError):
         return {}
-
-
-def check_writable_dir(path, what="folder"):
-    """Create ``path`` if needed and check a file can be written there; return it.
-
-    The command line calls it before training, so an unwritable output or cache folder fails
-    in a second, not after the work is done.
-
-    Raises
-    ------
-    OSError
-        With a message naming ``what`` (e.g. "--out folder"), the folder and the reason.
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> from corel_sklearn.experiments import check_writable_dir
-    >>> folder = check_writable_dir(os.path.join(tempfile.mkdtemp(), "results"), "--out folder")
-    >>> os.path.isdir(folder)
-    True
-    """
-    path = os.fspath(path)
-    try:
-        os.makedirs(path, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".write_check_"):
-            pass
-    except OSError as exc:
-        raise OSError(
-            f"cannot write to the {what} {path!r} ({exc.strerror or exc}); choose a writable "
-            "folder"
-        ) from exc
-    return path

@@ -8,7 +8,8 @@ import sys
 import time
 import zipfile
 
-from corel_sklearn.experiments._cache import check_writable_dir, default_cache_dir
+from corel_sklearn._files import ensure_writable_dir
+from corel_sklearn.experiments._cache import default_cache_dir
 from corel_sklearn.experiments._methods import (
     ADBENCH_METHODS,
     METHODS,
@@ -254,8 +255,8 @@ def _run_oneclass(args):
     if args.dataset == "cifar10" and args.max_per_class is not None:
         dataset_id = f"cifar10_k{args.max_per_class}"
     # Fail now, not after the training, when the results or the cache cannot be written.
-    out = check_writable_dir(args.out or os.path.join("results", dataset_id), "--out folder")
-    cache_dir = None if args.no_cache else check_writable_dir(
+    out = ensure_writable_dir(args.out or os.path.join("results", dataset_id), "--out folder")
+    cache_dir = None if args.no_cache else ensure_writable_dir(
         args.cache_dir or default_cache_dir(), "--cache-dir folder")
     if args.dataset == "digits":
         bunch = load_digits()
@@ -319,7 +320,7 @@ def _run_odds(args):
     from corel_sklearn.experiments._tabular import run_odds_benchmark
 
     verbose = 0 if args.quiet else 1
-    out = check_writable_dir(args.out, "--out folder")
+    out = ensure_writable_dir(args.out, "--out folder")
     start = time.perf_counter()
     result = run_odds_benchmark(
         args.data_path, datasets=args.datasets, n_trials=args.trials, methods=args.methods,
@@ -340,7 +341,7 @@ def _run_adbench(args):
     from corel_sklearn.experiments._tabular import adbench_files, run_adbench_benchmark
 
     verbose = 0 if args.quiet else 1
-    out = check_writable_dir(args.out, "--out folder")
+    out = ensure_writable_dir(args.out, "--out folder")
     adbench_files(args.data_path, args.datasets)  # unknown names fail before any training
     published = _published(args.published, verbose)
     for setting in args.settings:

@@ -17,6 +17,7 @@ import re
 import subprocess
 import tempfile
 
+from corel_sklearn._files import atomic_write
 from corel_sklearn.pershom._prim_cpu import METRIC_CODES
 from corel_sklearn.pershom._prim_triton import (
     LAUNCH_NUMERICS,
@@ -104,9 +105,8 @@ def _cached(function):
             with open(path) as f:
                 return json.load(f)
         result = function(*args)
-        with open(path + ".tmp", "w") as f:
+        with atomic_write(path, "w") as f:
             json.dump(result, f)
-        os.replace(path + ".tmp", path)
         return result
 
     return wrapper
