@@ -12,3 +12,8 @@ def check_n_branches(n_branches, n_dims):
             f"n_branches={n_branches} must be a positive divisor of the number of dimensions "
             f"({n_dims}); each branch is a contiguous slice of n_dims / n_branches dimensions."
         )
+
+
+# The distances the kernels compute, and the code each compiled kernel receives for them
+# (persistence and ball counting on CPU and CUDA share these numbers).
+METRIC_CODES = {"l1": 0, "l2": 1, "linf": 2}

@@ -30,8 +30,6 @@ from numba.extending import intrinsic
 
 from corel_sklearn._threads import in_forked_child, serial_twin
 
-METRIC_CODES = {"l1": 0, "l2": 1, "linf": 2}
-
 # Without "nnan"/"ninf": comparisons with inf (overflowed sums) must stay exact.
 _FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 

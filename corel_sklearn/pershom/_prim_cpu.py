@@ -44,6 +44,7 @@ from corel_sklearn._threads import (
     serial_twin,
     thread_limit,
 )
+from corel_sklearn._validation import METRIC_CODES
 from corel_sklearn.pershom._intrinsics import (
     atomic_compare_exchange,
     atomic_load_acquire,
@@ -52,8 +53,6 @@ from corel_sklearn.pershom._intrinsics import (
     magnitude_bits,
     yield_cpu,
 )
-
-METRIC_CODES = {"l1": 0, "l2": 1, "linf": 2}
 
 # Without "nnan"/"ninf": keys start at +inf and comparisons with inf must stay exact. Without
 # "contract": whether a multiply-add is fused must not depend on which loop a point goes through.
