@@ -4,10 +4,10 @@ import numpy as np
 
 from corel_sklearn._numba_runtime import compile_notice
 from corel_sklearn._threads import kernel_threads
-from corel_sklearn._validation import check_n_branches
+from corel_sklearn._validation import METRIC_CODES, check_n_branches
 from corel_sklearn.ball_counting import _cpu
 
-METRICS = tuple(_cpu.METRIC_CODES)
+METRICS = tuple(METRIC_CODES)
 AGGREGATIONS = ("sum", "mean", "max")
 BACKENDS = ("numba", "torch")
 

@@ -9,6 +9,7 @@ to the numba kernel's. Nothing here touches CUDA before a counter is built.
 import numpy as np
 import torch
 
+from corel_sklearn._validation import METRIC_CODES
 from corel_sklearn.ball_counting import _cpu
 from corel_sklearn.ball_counting._ball_counts import rounding_band
 
@@ -94,7 +95,7 @@ class TorchBallCounter:
         inside = _cpu.reference_within(
             queries, self.anchors_host, query_index, anchor_index,
             np.full(pairs.shape[0], k, dtype=np.int64), self.width,
-            _cpu.METRIC_CODES[self.metric], self.threshold,
+            METRIC_CODES[self.metric], self.threshold,
         )
         groups = 0 if own_group else self.groups_host[anchor_index]
         np.add.at(out, (query_index, groups, k), inside.astype(np.int64))
