@@ -7,8 +7,11 @@ stays in the page as the formula's annotation (what screen readers and copy-past
 
 Write formulas in the Markdown pages as ``$...$`` (inline) or ``$$...$$`` (display), MyST's
 ``dollarmath``; reST's ``:math:`` and ``.. math::`` work too. A formula ``latex2mathml`` cannot
-read fails the build with the formula and the page.
+read, or that uses a command it does not know (``\\bigl\\lvert``), fails the build with the
+formula.
 """
+
+import re
 
 from docutils import nodes
 from latex2mathml.converter import convert
@@ -22,6 +25,11 @@ def to_mathml(latex, display):
         mathml = convert(latex, display="block" if display else "inline")
     except Exception as exc:  # latex2mathml raises its own error types
         raise ExtensionError(f"latex2mathml cannot read the formula {latex!r}: {exc}") from exc
+    # a command latex2mathml does not know is written out as text: fail instead of showing it
+    unknown = re.search(r">(\\[A-Za-z]+|\\[{}])", mathml)
+    if unknown:
+        raise ExtensionError(f"latex2mathml does not know {unknown.group(1)!r} in the formula "
+                             f"{latex!r}: write it another way")
     semantics, annotation = "<semantics>", (
         '<annotation encoding="application/x-tex">'
         + latex.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
