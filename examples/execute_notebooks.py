@@ -17,8 +17,9 @@ whose code changed since its outputs were stored.
 
 Outputs are stored as a static page can show them: a progress bar's stream of updates becomes
 its last state, a Jupyter widget (the notebook progress bar) becomes the text of its last
-state, figures are PNG files, and no execution timestamps are kept (so re-running an
-unchanged notebook changes only what the run computed).
+state, figures are PNG files of at most 256 colours, paths of the machine that ran them are
+left out of printed text (``sklearn/base.py:969``, ``<cell>:12``), and no execution timestamps
+are kept (so re-running an unchanged notebook changes only what the run computed).
 """
 
 import argparse
@@ -97,6 +98,19 @@ def _apply_control_characters(text):
     return "\n".join(lines)
 
 
+def _without_machine_paths(text):
+    """Paths as a reader can use them: the checkout's and the installed packages' folders, and
+    the kernel's temporary file of a cell (named in a warning's location), left out."""
+    import site
+    import sysconfig
+
+    folders = [ROOT, *site.getsitepackages(), sysconfig.get_paths()["purelib"],
+               sysconfig.get_paths()["stdlib"]]
+    for folder in sorted(set(folders), key=len, reverse=True):
+        text = text.replace(os.path.join(folder, ""), "")
+    return re.sub(r"\S*ipykernel_\d+[/\\]\d+\.py", "<cell>", text)
+
+
 def _merge_streams(outputs):
     """Consecutive stdout (or stderr) outputs as one, with carriage returns applied."""
     merged = []
@@ -108,7 +122,7 @@ def _merge_streams(outputs):
             merged.append(out)
     for out in merged:
         if out["output_type"] == "stream":
-            out["text"] = _apply_control_characters(out["text"])
+            out["text"] = _without_machine_paths(_apply_control_characters(out["text"]))
     return merged
 
 
