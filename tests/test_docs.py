@@ -120,7 +120,8 @@ def test_top_level_pages_have_the_site_contents_in_their_sidebar(html):
         sidebar = text[text.index('class="bd-docs-nav'):]
         sidebar = sidebar[: sidebar.index("</nav>")]
         for target in ("user_guide.html", "api.html", "results.html", "topo_autoencoder.html"):
-            assert target in sidebar, (page, target)
+            # a page's own entry links to "#"
+            assert target in sidebar or target == page, (page, target)
 
 
 # -- fast checks of the pieces that make the site offline --------------------------------------
