@@ -58,10 +58,18 @@ $(DOCS_STAMP): $(STAMP)
 	$(BIN)/python -m pip install -q -e ".[docs,notebook]"
 	touch $(DOCS_STAMP)
 
-# The notebooks are rendered as stored (no execution): the build runs no training.
+# The gallery shows the notebooks with their stored outputs: the build runs no training, and
+# needs no network (local inventories in docs/_intersphinx/, formulas as MathML).
 docs: $(DOCS_STAMP)
 	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
 	@echo "open docs/_build/html/index.html"
+
+# Runs every notebook of examples/ at its documented settings and stores its outputs for the
+# gallery; tests/test_notebooks.py fails when a notebook's code changed since its last run.
+# `$(BIN)/python examples/execute_notebooks.py examples/NAME.ipynb` runs one.
+.PHONY: notebooks
+notebooks: $(DOCS_STAMP)
+	$(BIN)/python examples/execute_notebooks.py
 
 # Needs only build and twine, not the package's dependencies.
 dist:
