@@ -130,8 +130,10 @@ def _check_finite(rows, where):
 def _check_kind(dtype, what):
     """Refuse data that is not numbers: the same rule in memory, in a memmap, in a dataset."""
     if dtype.kind not in "biufO":
+        # scikit-learn's wording for complex input first (its estimator checks look for it).
+        prefix = "Complex data not supported: " if dtype.kind == "c" else ""
         raise ValueError(
-            f"{what} has dtype {dtype}; TopoAutoencoder needs numbers (floats, ints, bools, "
+            f"{prefix}{what} has dtype {dtype}; TopoAutoencoder needs numbers (floats, ints, bools, "
             "or uint8 pixels). Convert it first, e.g. X.astype('float32') for values you mean "
             "as numbers."
         )
