@@ -69,7 +69,7 @@ def test_sigint_during_encoder_training_exits_130_and_caches_nothing(tmp_path):
     command, env = _command(
         "oneclass", "--dataset", "digits", "--n", "10", "--draws", "1", "--classes", "0",
         "--methods", "corel", "--epochs", "3000", "--cache-dir", str(cache), "--out", str(out),
-        "--no-plot", "--n-jobs", "1")
+        "--no-plot")
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
     watchdog = threading.Timer(PATIENCE_S, process.kill)
@@ -97,8 +97,6 @@ def test_sigint_during_encoder_training_exits_130_and_caches_nothing(tmp_path):
 
 
 def test_interrupted_fit_raises_and_is_never_cached(tmp_path):
-    from corel_sklearn.experiments import BenchmarkInterrupted, run_one_class_protocol
-
     X = np.random.default_rng(0).random((60, 5), dtype=np.float32)
     y = np.repeat([0, 1], 30)
     with warnings.catch_warnings():
@@ -107,6 +105,8 @@ def test_interrupted_fit_raises_and_is_never_cached(tmp_path):
             fit_encoder_cached(_tiny_encoder(callbacks=[_CtrlCAtEpoch2()]), X, dataset_id="d",
                                aux="train", cache_dir=str(tmp_path), verbose=0)
         assert os.listdir(tmp_path) == []
+        from corel_sklearn.experiments import BenchmarkInterrupted, run_one_class_protocol
+
         with pytest.raises(BenchmarkInterrupted) as caught:
             run_one_class_protocol(X, y, X, y, encoder=_tiny_encoder(callbacks=[_CtrlCAtEpoch2()]),
                                    n_samples=5, n_draws=1, methods=["corel"],
@@ -140,6 +140,15 @@ def test_planted_pickles_in_the_cache_are_never_unpickled(tmp_path, capsys):
     payload = pickle.dumps(_PlantedPayload(str(marker)))
     cache = tmp_path / "cache"
     cache.mkdir()
+    # At the name a joblib entry of corel-sklearn 0.1 had: ignored, with one log line.
+    key = encoder_cache_key(_tiny_encoder(), X, dataset_id="e", aux="train")
+    legacy = cache / f"e-train-{key}.joblib"
+    legacy.write_bytes(payload)
+    _, info = fit_encoder_cached(_tiny_encoder(), X, dataset_id="e", aux="train",
+                                 cache_dir=str(cache), verbose=1)
+    err = capsys.readouterr().err
+    assert not marker.exists() and not info["cached"]
+    assert sum(str(legacy) in line for line in err.splitlines()) == 1, err
     # At the entry's own name: refused as a model file, refitted with one log line.
     key = encoder_cache_key(_tiny_encoder(), X, dataset_id="d", aux="train")
     planted = cache / f"d-train-{key}.zip"
@@ -154,15 +163,6 @@ def test_planted_pickles_in_the_cache_are_never_unpickled(tmp_path, capsys):
     from corel_sklearn.serialization import load
 
     np.testing.assert_array_equal(load(planted).transform(X), fitted.transform(X))
-    # At the name a joblib entry of corel-sklearn 0.1 had: ignored, with one log line.
-    key = encoder_cache_key(_tiny_encoder(), X, dataset_id="e", aux="train")
-    legacy = cache / f"e-train-{key}.joblib"
-    legacy.write_bytes(payload)
-    _, info = fit_encoder_cached(_tiny_encoder(), X, dataset_id="e", aux="train",
-                                 cache_dir=str(cache), verbose=1)
-    err = capsys.readouterr().err
-    assert not marker.exists() and not info["cached"]
-    assert sum(str(legacy) in line for line in err.splitlines()) == 1, err
     # A foreign model at the right name (other parameters) is refitted, not used.
     _, info = fit_encoder_cached(_tiny_encoder(eta=0.5), X, dataset_id="g", aux="train",
                                  cache_dir=str(cache), verbose=0)
@@ -177,13 +177,12 @@ def test_cli_progress_in_a_pipe_is_plain_lines_with_the_clis_advice(tmp_path):
     command, env = _command(
         "oneclass", "--dataset", "digits", "--n", "10", "--draws", "2", "--classes", "0",
         "--methods", "corel", "ballcount-ae", "--epochs", "2", "--no-cache", "--no-plot",
-        "--out", str(tmp_path), "--n-jobs", "1")
+        "--out", str(tmp_path))
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=PATIENCE_S)
     err = done.stderr
     assert done.returncode == 0, err
     assert "\x1b[" not in err and "\r" not in err, repr(err)
     lines = err.splitlines()
-    assert all(line.startswith("[corel_sklearn] ") for line in lines), err
     corel = [line for line in lines if "encoder train-corel: epoch" in line]
     twin = [line for line in lines if "encoder train-ae: epoch" in line]
     assert len(corel) == len(twin) == 2, err
