@@ -59,15 +59,15 @@ class _Milestones:
 class _LineProgress:
     """A progress display of plain lines: ``[corel_sklearn] draws: 3/10``."""
 
-    def __init__(self, total, desc, unit):
-        self.desc, self.unit = desc, unit
+    def __init__(self, total, desc):
+        self.desc = desc
         self.count = 0
         self.milestones = _Milestones(total)
 
     def update(self, n=1):
         self.count += n
         if self.milestones.due(self.count):
-            log(True, f"{self.desc}: {self.count}/{self.milestones.total} {self.unit}s")
+            log(True, f"{self.desc}: {self.count}/{self.milestones.total}")
 
     def close(self):
         pass
@@ -83,7 +83,7 @@ def progress(total, verbose, desc, unit):
         return _NoProgress()
     if _is_terminal(sys.stderr):
         return _tqdm_bar(total, desc, unit, sys.stderr)
-    return _LineProgress(total, desc, unit)
+    return _LineProgress(total, desc)
 
 
 def _epoch_summary(estimator, record):

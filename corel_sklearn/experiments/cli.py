@@ -264,17 +264,19 @@ def main(argv=None):
     Returns the exit status: 0 done, 2 bad input (one line on stderr), 130 interrupted by
     Ctrl-C (what was finished is written first, with ``partial_`` file names).
     """
-    args = build_parser().parse_args(argv)
-    run = {"demo": _run_oneclass, "oneclass": _run_oneclass, "odds": _run_odds,
-           "adbench": _run_adbench}[args.command]
-    try:
+    args = None
+    try:  # building the parser imports torch: Ctrl-C there is an interrupt too
+        args = build_parser().parse_args(argv)
+        run = {"demo": _run_oneclass, "oneclass": _run_oneclass, "odds": _run_odds,
+               "adbench": _run_adbench}[args.command]
         return run(args)
     except KeyboardInterrupt:
         print("corel-sklearn: interrupted", file=sys.stderr)
         return 130
     except USER_ERRORS as exc:
         message = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"corel-sklearn {args.command}: error: {message}", file=sys.stderr)
+        command = "corel-sklearn" if args is None else f"corel-sklearn {args.command}"
+        print(f"{command}: error: {message}", file=sys.stderr)
         return 2
 
 
