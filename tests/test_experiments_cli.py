@@ -358,3 +358,12 @@ def test_every_public_name_has_parameters_an_example_and_an_explicit_signature(n
         assert "\nExamples\n--------\n>>> " in doc, name
     if "**settings" not in pending:
         assert all(p.kind is not p.VAR_KEYWORD for p in signature.parameters.values()), name
+
+
+def test_the_protocols_signature_and_settings_share_their_defaults():
+    from corel_sklearn.experiments import ProtocolSettings, run_one_class_protocol
+
+    parameters = inspect.signature(run_one_class_protocol).parameters
+    for field in dataclasses.fields(ProtocolSettings):
+        assert parameters[field.name].default == field.default, field.name
+        assert parameters[field.name].kind is inspect.Parameter.KEYWORD_ONLY
