@@ -11,7 +11,7 @@ from corel_sklearn.datasets._cifar10 import CIFAR10_CLASSES, load_cifar10
 from corel_sklearn.datasets._common import train_test_arrays
 from corel_sklearn.datasets._digits import load_digits
 from corel_sklearn.datasets._image_folder import ImageFolder
-from corel_sklearn.datasets._protocol import one_class_draws, one_class_split
+from corel_sklearn.datasets._one_class_draws import one_class_draws, one_class_split
 from corel_sklearn.datasets._tabular import ODDS_DATASETS, load_adbench, load_odds
 
 __all__ = [
