@@ -10,6 +10,12 @@ import zipfile
 
 from corel_sklearn._files import ensure_writable_dir
 from corel_sklearn.experiments._cache import default_cache_dir
+from corel_sklearn.experiments._data import (
+    default_data_help,
+    download_tabular,
+    find_data,
+    find_published,
+)
 from corel_sklearn.experiments._methods import (
     ADBENCH_METHODS,
     METHODS,
@@ -21,15 +27,6 @@ from corel_sklearn.experiments._progress import log
 from corel_sklearn.experiments._protocol import AUX_SPLITS, ProtocolSettings
 from corel_sklearn.experiments._tabular import ADBENCH_SEEDS, ADBENCH_SETTINGS
 
-SHARED_DATA = os.path.join(os.pardir, "shared", "data")
-DEFAULT_PATHS = {
-    "cifar10": os.path.join(SHARED_DATA, "cifar10_jpg"),
-    "odds": os.path.join(SHARED_DATA, "odds_pyod"),
-    "odds_published": os.path.join(SHARED_DATA, "baselines", "pyod_odds_roc_10trials_2019.csv"),
-    "adbench": os.path.join(SHARED_DATA, "adbench_classical"),
-    "adbench_published": os.path.join(
-        SHARED_DATA, "baselines", "adbench_prelim_AUCROC_unsup_commit6a9c8b0_2022-06.csv"),
-}
 # The README's main job: every class of the digits, all baselines, < 5 min on 2 CPU cores.
 # Everything else comes from the estimators' defaults.
 DEMO_DEFAULTS = dict(dataset="digits", n=40, epochs=40, out=os.path.join("results", "demo"))
@@ -128,10 +125,12 @@ def build_parser():
         "odds", help="the 17 ODDS sets, pyod's protocol, vs published",
         description="pyod's benchmark protocol (60/40 split, standardised, detectors fitted "
         "on the contaminated train split), next to pyod's published table.")
-    odds.add_argument("--data-path", default=DEFAULT_PATHS["odds"],
-                      help="folder of the ODDS .mat files (default: %(default)s)")
-    odds.add_argument("--published", default=DEFAULT_PATHS["odds_published"],
-                      help="pyod's published ROC table, 'none' to omit (default: %(default)s)")
+    odds.add_argument("--data-path", default=None,
+                      help=f"folder of the ODDS .mat files (default: {default_data_help('odds')})")
+    odds.add_argument("--published", default=None,
+                      help="pyod's published ROC table, 'none' to omit (default: the one in the "
+                      "data home, downloaded with --download)")
+    _add_download_option(odds, "the ODDS sets (3 MB) and pyod's published table")
     odds.add_argument("--datasets", nargs="+", default=None, help="subset of the 17 sets")
     odds.add_argument("--trials", type=POSITIVE_INT, default=10,
                       help="random splits per set (default: %(default)s)")
@@ -142,10 +141,13 @@ def build_parser():
         description="ADBench's protocol (resampled to 1000-10000 rows, stratified 70/30 "
         "split, min-max scaled, seeds 1-3) in its unsupervised and semi-supervised settings, "
         "next to ADBench's published unsupervised means.")
-    adbench.add_argument("--data-path", default=DEFAULT_PATHS["adbench"],
-                         help="folder of ADBench's .npz files (default: %(default)s)")
-    adbench.add_argument("--published", default=DEFAULT_PATHS["adbench_published"],
-                         help="ADBench's AUCROC table, 'none' to omit (default: %(default)s)")
+    adbench.add_argument("--data-path", default=None,
+                         help="folder of ADBench's .npz files (default: "
+                         f"{default_data_help('adbench')})")
+    adbench.add_argument("--published", default=None,
+                         help="ADBench's AUCROC table, 'none' to omit (default: the one in the "
+                         "data home, downloaded with --download)")
+    _add_download_option(adbench, "the ADBench sets (20 MB for all 43) and ADBench's table")
     adbench.add_argument("--datasets", nargs="+", default=None,
                          help="stems (4_breastw) or names (breastw); default: every .npz")
     adbench.add_argument("--settings", nargs="+", choices=ADBENCH_SETTINGS,
@@ -163,7 +165,8 @@ def _add_protocol_options(p, defaults):
     p.add_argument("--dataset", choices=tuple(DEFAULT_ARCHITECTURE), help="(default: %(default)s)")
     p.add_argument("--data-path", default=None,
                    help="CIFAR-10 folder/zip (cifar-10-batches-py or the JPEG layout); "
-                   f"default {DEFAULT_PATHS['cifar10']}")
+                   f"default {default_data_help('cifar10')}")
+    _add_download_option(p, "CIFAR-10 (163 MB) for --dataset cifar10")
     p.add_argument("--max-per-class", type=POSITIVE_INT, default=None,
                    help="load only the first K images per class and split (quick runs)")
     p.add_argument("--n", type=POSITIVE_INT,
@@ -211,6 +214,35 @@ def _add_protocol_options(p, defaults):
     p.set_defaults(**defaults)
 
 
+def _add_download_option(p, what):
+    p.add_argument("--download", action="store_true",
+                   help=f"download {what} into the data home ($COREL_SKLEARN_DATA or "
+                   "~/corel_sklearn_data) from the sources, checking their SHA-256 sums; "
+                   "needs the [data] extra")
+
+
+def _data_path(args, dataset, datasets=None):
+    """--data-path, or the data home / ../shared/data copy, or a download with --download."""
+    if args.data_path is not None:
+        if args.download:
+            raise ValueError("--download fetches into the data home ($COREL_SKLEARN_DATA); "
+                             "give it or --data-path, not both.")
+        return args.data_path
+    if args.download and dataset != "cifar10":
+        return download_tabular(dataset, datasets)
+    return find_data(dataset, args.command, datasets)
+
+
+def _published_path(args, benchmark, verbose):
+    if args.published is not None:
+        return _published(args.published, verbose)
+    path = find_published(benchmark, download=args.download and args.data_path is None)
+    if path is None:
+        log(verbose, "note: the published table is not in the data home; omitted "
+            "(--download fetches it)")
+    return path
+
+
 def _add_tabular_options(p, methods, out):
     p.add_argument("--methods", nargs="+", type=_method, default=list(methods),
                    metavar="METHOD",
@@ -247,7 +279,7 @@ def main(argv=None):
 
 def _run_oneclass(args):
     from corel_sklearn import TopoAutoencoder
-    from corel_sklearn.datasets import load_cifar10, load_digits, train_test_arrays
+    from corel_sklearn.datasets import fetch_cifar10, load_cifar10, load_digits, train_test_arrays
     from corel_sklearn.experiments._protocol import run_one_class_protocol
 
     verbose = 0 if args.quiet else 1
@@ -260,8 +292,11 @@ def _run_oneclass(args):
         args.cache_dir or default_cache_dir(), "--cache-dir folder")
     if args.dataset == "digits":
         bunch = load_digits()
+    elif args.download and args.data_path is None:
+        log(verbose, "fetching CIFAR-10 into the data home ...")
+        bunch = fetch_cifar10(max_per_class=args.max_per_class)
     else:
-        path = args.data_path or DEFAULT_PATHS["cifar10"]
+        path = _data_path(args, "cifar10")
         log(verbose, f"loading CIFAR-10 from {path} ...")
         bunch = load_cifar10(path, max_per_class=args.max_per_class)
     X_train, y_train, X_test, y_test = train_test_arrays(bunch)
@@ -321,10 +356,12 @@ def _run_odds(args):
 
     verbose = 0 if args.quiet else 1
     out = ensure_writable_dir(args.out, "--out folder")
+    data_path = _data_path(args, "odds", args.datasets)
+    published = _published_path(args, "odds", verbose)
     start = time.perf_counter()
     result = run_odds_benchmark(
-        args.data_path, datasets=args.datasets, n_trials=args.trials, methods=args.methods,
-        radius=args.radius, published_csv=_published(args.published, verbose),
+        data_path, datasets=args.datasets, n_trials=args.trials, methods=args.methods,
+        radius=args.radius, published_csv=published,
         n_jobs=args.n_jobs, encoder_threads=args.threads, verbose=verbose,
         make_encoder=_tabular_encoder(args.encoder_steps),
     )
@@ -342,12 +379,13 @@ def _run_adbench(args):
 
     verbose = 0 if args.quiet else 1
     out = ensure_writable_dir(args.out, "--out folder")
-    adbench_files(args.data_path, args.datasets)  # unknown names fail before any training
-    published = _published(args.published, verbose)
+    data_path = _data_path(args, "adbench", args.datasets)
+    adbench_files(data_path, args.datasets)  # unknown names fail before any training
+    published = _published_path(args, "adbench", verbose)
     for setting in args.settings:
         start = time.perf_counter()
         result = run_adbench_benchmark(
-            args.data_path, datasets=args.datasets, setting=setting,
+            data_path, datasets=args.datasets, setting=setting,
             labeled_ratio=args.labeled_ratio, seeds=args.seeds, methods=args.methods,
             radius=args.radius, published_csv=published, n_jobs=args.n_jobs,
             encoder_threads=args.threads, verbose=verbose,
