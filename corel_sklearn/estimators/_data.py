@@ -133,9 +133,9 @@ def _check_kind(dtype, what):
         # scikit-learn's wording for complex input first (its estimator checks look for it).
         prefix = "Complex data not supported: " if dtype.kind == "c" else ""
         raise ValueError(
-            f"{prefix}{what} has dtype {dtype}; TopoAutoencoder needs numbers (floats, ints, bools, "
-            "or uint8 pixels). Convert it first, e.g. X.astype('float32') for values you mean "
-            "as numbers."
+            f"{prefix}{what} has dtype {dtype}; TopoAutoencoder needs numbers (floats, ints, "
+            "bools, or uint8 pixels). Convert it first, e.g. X.astype('float32') for values you "
+            "mean as numbers."
         )
 
 

@@ -13,6 +13,12 @@ from sklearn.exceptions import ConvergenceWarning
 
 from corel_sklearn._files import ensure_writable_dir
 from corel_sklearn.experiments._cache import default_cache_dir, stop_on_interrupt
+from corel_sklearn.experiments._data import (
+    default_data_help,
+    download_tabular,
+    find_data,
+    find_published,
+)
 from corel_sklearn.experiments._methods import (
     ADBENCH_METHODS,
     METHODS,
@@ -25,15 +31,6 @@ from corel_sklearn.experiments._protocol import AUX_SPLITS, ProtocolSettings
 from corel_sklearn.experiments._report import BenchmarkInterrupted, BenchmarkResult
 from corel_sklearn.experiments._tabular import ADBENCH_SEEDS, ADBENCH_SETTINGS
 
-SHARED_DATA = os.path.join(os.pardir, "shared", "data")
-DEFAULT_PATHS = {
-    "cifar10": os.path.join(SHARED_DATA, "cifar10_jpg"),
-    "odds": os.path.join(SHARED_DATA, "odds_pyod"),
-    "odds_published": os.path.join(SHARED_DATA, "baselines", "pyod_odds_roc_10trials_2019.csv"),
-    "adbench": os.path.join(SHARED_DATA, "adbench_classical"),
-    "adbench_published": os.path.join(
-        SHARED_DATA, "baselines", "adbench_prelim_AUCROC_unsup_commit6a9c8b0_2022-06.csv"),
-}
 # The README's main job: every class of the digits, all baselines, < 5 min on 2 CPU cores.
 # Everything else comes from the estimators' defaults.
 DEMO_DEFAULTS = dict(dataset="digits", n=40, epochs=40, out=os.path.join("results", "demo"))
@@ -145,10 +142,12 @@ def build_parser():
         "odds", help="the 17 ODDS sets, pyod's protocol, vs published",
         description="pyod's benchmark protocol (60/40 split, standardised, detectors fitted "
         "on the contaminated train split), next to pyod's published table.")
-    odds.add_argument("--data-path", default=DEFAULT_PATHS["odds"],
-                      help="folder of the ODDS .mat files (default: %(default)s)")
-    odds.add_argument("--published", default=DEFAULT_PATHS["odds_published"],
-                      help="pyod's published ROC table, 'none' to omit (default: %(default)s)")
+    odds.add_argument("--data-path", default=None,
+                      help=f"folder of the ODDS .mat files (default: {default_data_help('odds')})")
+    odds.add_argument("--published", default=None,
+                      help="pyod's published ROC table, 'none' to omit (default: the one in the "
+                      "data home, downloaded with --download)")
+    _add_download_option(odds, "the ODDS sets (3 MB) and pyod's published table")
     odds.add_argument("--datasets", nargs="+", default=None, help="subset of the 17 sets")
     odds.add_argument("--n-trials", "--trials", dest="trials", metavar="N", type=POSITIVE_INT,
                       default=10,
@@ -160,10 +159,13 @@ def build_parser():
         description="ADBench's protocol (resampled to 1000-10000 rows, stratified 70/30 "
         "split, min-max scaled, seeds 1-3) in its unsupervised and semi-supervised settings, "
         "next to ADBench's published unsupervised means.")
-    adbench.add_argument("--data-path", default=DEFAULT_PATHS["adbench"],
-                         help="folder of ADBench's .npz files (default: %(default)s)")
-    adbench.add_argument("--published", default=DEFAULT_PATHS["adbench_published"],
-                         help="ADBench's AUCROC table, 'none' to omit (default: %(default)s)")
+    adbench.add_argument("--data-path", default=None,
+                         help="folder of ADBench's .npz files (default: "
+                         f"{default_data_help('adbench')})")
+    adbench.add_argument("--published", default=None,
+                         help="ADBench's AUCROC table, 'none' to omit (default: the one in the "
+                         "data home, downloaded with --download)")
+    _add_download_option(adbench, "the ADBench sets (20 MB for all 43) and ADBench's table")
     adbench.add_argument("--datasets", nargs="+", default=None,
                          help="stems (4_breastw) or names (breastw); default: every .npz")
     adbench.add_argument("--settings", nargs="+", choices=ADBENCH_SETTINGS,
@@ -181,7 +183,8 @@ def _add_protocol_options(p, defaults):
     p.add_argument("--dataset", choices=tuple(DEFAULT_ARCHITECTURE), help="(default: %(default)s)")
     p.add_argument("--data-path", default=None,
                    help="CIFAR-10 folder/zip (cifar-10-batches-py or the JPEG layout); "
-                   f"default {DEFAULT_PATHS['cifar10']}")
+                   f"default {default_data_help('cifar10')}")
+    _add_download_option(p, "CIFAR-10 (163 MB) for --dataset cifar10")
     p.add_argument("--max-per-class", type=POSITIVE_INT, default=None,
                    help="load only the first K images per class and split (quick runs)")
     p.add_argument("--n-samples", "--n", dest="n", metavar="N", type=POSITIVE_INT,
@@ -235,6 +238,35 @@ def _add_protocol_options(p, defaults):
     p.add_argument("--no-plot", action="store_true", help="skip the PNG")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(**defaults)
+
+
+def _add_download_option(p, what):
+    p.add_argument("--download", action="store_true",
+                   help=f"download {what} into the data home ($COREL_SKLEARN_DATA or "
+                   "~/corel_sklearn_data) from the sources, checking their SHA-256 sums; "
+                   "needs the [data] extra")
+
+
+def _data_path(args, dataset, datasets=None):
+    """--data-path, or the data home / ../shared/data copy, or a download with --download."""
+    if args.data_path is not None:
+        if args.download:
+            raise ValueError("--download fetches into the data home ($COREL_SKLEARN_DATA); "
+                             "give it or --data-path, not both.")
+        return args.data_path
+    if args.download and dataset != "cifar10":
+        return download_tabular(dataset, datasets)
+    return find_data(dataset, args.command, datasets)
+
+
+def _published_path(args, benchmark, verbose):
+    if args.published is not None:
+        return _published(args.published, verbose)
+    path = find_published(benchmark, download=args.download and args.data_path is None)
+    if path is None:
+        log(verbose, "note: the published table is not in the data home; omitted "
+            "(--download fetches it)")
+    return path
 
 
 def _add_tabular_options(p, methods, out):
@@ -343,7 +375,7 @@ def _write_partial(exc, out, prefix, plot, title):
 
 def _run_oneclass(args):
     from corel_sklearn import TopoAutoencoder
-    from corel_sklearn.datasets import load_cifar10, load_digits, train_test_arrays
+    from corel_sklearn.datasets import fetch_cifar10, load_cifar10, load_digits, train_test_arrays
     from corel_sklearn.experiments._protocol import run_one_class_protocol
 
     verbose = 0 if args.quiet else 1
@@ -356,8 +388,11 @@ def _run_oneclass(args):
         args.cache_dir or default_cache_dir(), "--cache-dir folder")
     if args.dataset == "digits":
         bunch = load_digits()
+    elif args.download and args.data_path is None:
+        log(verbose, "fetching CIFAR-10 into the data home ...")
+        bunch = fetch_cifar10(max_per_class=args.max_per_class)
     else:
-        path = args.data_path or DEFAULT_PATHS["cifar10"]
+        path = _data_path(args, "cifar10")
         log(verbose, f"loading CIFAR-10 from {path} ...")
         bunch = load_cifar10(path, max_per_class=args.max_per_class)
     X_train, y_train, X_test, y_test = train_test_arrays(bunch)
@@ -461,19 +496,20 @@ def _run_odds(args):
     verbose = 0 if args.quiet else 1
     out = ensure_writable_dir(args.out, "--out folder")
     names = list(ODDS_DATASETS if args.datasets is None else args.datasets)
-    missing = [os.path.join(args.data_path, f"{name}.mat") for name in names
-               if not os.path.isfile(os.path.join(args.data_path, f"{name}.mat"))]
+    data_path = _data_path(args, "odds", args.datasets)
+    missing = [os.path.join(data_path, f"{name}.mat") for name in names
+               if not os.path.isfile(os.path.join(data_path, f"{name}.mat"))]
     if missing:  # before any training, not at the first missing set
         raise FileNotFoundError(
             f"ODDS file(s) not found: {missing}; pass the folder of the .mat files with "
             f"--data-path and names from {list(ODDS_DATASETS)}.")
-    published = _published(args.published, verbose)
+    published = _published_path(args, "odds", verbose)
     title = (f"ODDS, pyod protocol (60/40, standardised, {args.trials} trials): test AUROC, "
              "mean ± std over trials; 'pub' = pyod's published means (2019)")
 
     def run_one(name):
         return run_odds_benchmark(
-            args.data_path, datasets=[name], n_trials=args.trials, methods=args.methods,
+            data_path, datasets=[name], n_trials=args.trials, methods=args.methods,
             radius=args.radius, published_csv=published, n_jobs=args.n_jobs,
             encoder_threads=_encoder_n_jobs(args.encoder_n_jobs), verbose=verbose,
             make_encoder=_tabular_encoder(args.encoder_steps),
@@ -502,9 +538,10 @@ def _run_adbench(args):
     verbose = 0 if args.quiet else 1
     out = ensure_writable_dir(args.out, "--out folder")
     # unknown names fail before any training
+    data_path = _data_path(args, "adbench", args.datasets)
     stems = [os.path.splitext(os.path.basename(p))[0]
-             for p in adbench_files(args.data_path, args.datasets)]
-    published = _published(args.published, verbose)
+             for p in adbench_files(data_path, args.datasets)]
+    published = _published_path(args, "adbench", verbose)
     for setting in args.settings:
         labeled = "" if setting == "unsupervised" else \
             f", {args.labeled_ratio:g} of the training anomalies labeled and left out"
@@ -515,7 +552,7 @@ def _run_adbench(args):
 
         def run_one(stem, setting=setting):
             return run_adbench_benchmark(
-                args.data_path, datasets=[stem], setting=setting,
+                data_path, datasets=[stem], setting=setting,
                 labeled_ratio=args.labeled_ratio, seeds=args.seeds, methods=args.methods,
                 radius=args.radius, published_csv=published, n_jobs=args.n_jobs,
                 encoder_threads=_encoder_n_jobs(args.encoder_n_jobs), verbose=verbose,
