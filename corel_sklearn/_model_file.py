@@ -125,7 +125,7 @@ def _choice(*choices):
 
 
 def _device(value, what):
-    return _device_string(value, what)
+    return _device_string(str(value) if isinstance(value, torch.device) else value, what)
 
 
 def _shape(value, what):

@@ -36,6 +36,7 @@ import torch
 from corel_sklearn._device import loadable_device, resolve_device
 from corel_sklearn._files import atomic_write
 from corel_sklearn._model_file import (
+    FITTED_ATTRIBUTES,
     DamagedModelFile,
     check_fitted_attributes,
     check_network_weights,
@@ -184,6 +185,13 @@ def _describe(estimator, prefix, tensors):
             arrays.append(key)
         else:
             attributes[key] = _encode(value, key)
+    unknown = sorted(set(attributes).union(arrays) - set(FITTED_ATTRIBUTES[name][0]))
+    if unknown:  # load would refuse the file: say so now, while the model is still here
+        raise TypeError(
+            f"This {name} has the fitted attributes {unknown}, which the model file format "
+            "does not know (corel_sklearn._model_file.FITTED_ATTRIBUTES); save it with "
+            "skops.io.dump or pickle."
+        )
     return {"class": name, "params": _encode(params, "params"), "attributes": attributes,
             "arrays": arrays}
 

@@ -138,6 +138,14 @@ def test_save_refuses_other_classes(tmp_path):
         save(make_pipeline(StandardScaler(), BallCountOneClass()), tmp_path / "m.zip")
 
 
+def test_save_refuses_a_fitted_attribute_load_would_refuse(models, tmp_path):
+    model = pickle.loads(pickle.dumps(models["ball_count"]))
+    model.calibration_ = 0.5
+    with pytest.raises(TypeError, match=r"fitted attributes \['calibration_'\].*skops"):
+        save(model, tmp_path / "m.zip")
+    assert not (tmp_path / "m.zip").exists()
+
+
 def _rewrite_config(path, edit):
     with zipfile.ZipFile(path) as archive:
         config = json.loads(archive.read("config.json"))
