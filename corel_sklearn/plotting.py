@@ -1,9 +1,9 @@
 """Plots of COREL's topology: training history, barcodes, ball counts and ROC curves.
 
-matplotlib is an optional dependency (``pip install "corel-sklearn[plot]"``), imported only
-when a function here is called. Every function draws on ``ax`` when given (else on a new
-figure) and returns the matplotlib ``Axes`` it drew on, so plots compose into subplots and
-tests can read back what was drawn.
+matplotlib is an optional dependency (the ``[plot]`` extra, or ``pip install matplotlib``),
+imported only when a function here is called. Every function draws on ``ax`` when given (else
+on a new figure) and returns the matplotlib ``Axes`` it drew on, so plots compose into
+subplots and tests can read back what was drawn.
 """
 
 import numpy as np
@@ -27,7 +27,7 @@ def _pyplot():
     except ImportError as exc:
         raise ImportError(
             "corel_sklearn.plotting needs matplotlib, which is not installed. Install it with "
-            "`pip install matplotlib` or `pip install \"corel-sklearn[plot]\"`."
+            "`pip install matplotlib` (or `pip install \".[plot]\"` in a corel-sklearn checkout)."
         ) from exc
     return plt
 
