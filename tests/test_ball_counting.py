@@ -9,7 +9,7 @@ from corel_sklearn.ball_counting import (
     branch_ball_counts,
     leave_one_out_ball_counts,
 )
-from corel_sklearn.ball_counting._ball_counts import compute_dtype
+from corel_sklearn.ball_counting._rounding import compute_dtype
 
 SKLEARN_METRIC = {"l1": "manhattan", "l2": "euclidean", "linf": "chebyshev"}
 METRICS = tuple(SKLEARN_METRIC)
