@@ -201,9 +201,11 @@ def test_zero_configuration_pipeline_with_topo_autoencoder():
     from sklearn.pipeline import Pipeline
 
     from corel_sklearn import TopoAutoencoder
+    from corel_sklearn.estimators._codes import DEFAULT_ETA, DEFAULT_N_BRANCHES
 
-    assert BallCountOneClass().radius == TopoAutoencoder().eta
-    assert BallCountOneClass().n_branches == TopoAutoencoder().n_branches
+    # the defaults assumed for plain arrays are the encoder's
+    assert DEFAULT_ETA == TopoAutoencoder().eta
+    assert DEFAULT_N_BRANCHES == TopoAutoencoder().n_branches
     rng = np.random.default_rng(8)
     X_train, X_test = rng.standard_normal((40, 12)), rng.standard_normal((10, 12))
     pipe = Pipeline([("enc", TopoAutoencoder(max_epochs=1, random_state=0)),
