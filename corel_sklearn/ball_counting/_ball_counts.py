@@ -25,7 +25,7 @@ _MIN_CHUNK_QUERIES = 8
 def _check_points(queries, anchors, n_branches, metric, anchor_groups, n_groups):
     """Validated float arrays, sorted-group ints and the group count; no radius here."""
     arrays = []
-    for name, x in (("queries", queries), ("anchors", anchors)):
+    for name, x in (("anchors", anchors), ("queries", queries)):
         x = np.asarray(x)
         if x.dtype not in (np.float32, np.float64):
             x = x.astype(np.float64)
@@ -39,7 +39,7 @@ def _check_points(queries, anchors, n_branches, metric, anchor_groups, n_groups)
         if x.size and not _cpu.all_finite(x):
             raise ValueError(f"{name} contains NaN or inf; distances need finite points.")
         arrays.append(x)
-    queries, anchors = arrays
+    anchors, queries = arrays
     if queries.shape[1] != anchors.shape[1]:
         raise ValueError(
             f"queries have {queries.shape[1]} dimensions but anchors have {anchors.shape[1]}."
