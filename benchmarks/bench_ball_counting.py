@@ -11,12 +11,14 @@ l1 distance to the 5th nearest anchor (``scoring="knn_distance"``), in two confi
 The rate is query x anchor pairs per second (one pair = 160 coordinates). Methods:
 
 - ceiling: the distance arithmetic of our kernels alone (every pair's l1 distance in the same
-  tiled, L2-resident anchor blocks, on the same threads, keeping only the smallest so that the
-  work is not optimised away): the most a kernel of this layout can do on this machine now;
+  tiled, L2-resident anchor blocks, on the same threads, nothing decided; one value per block
+  is read back so that the work is not optimised away): the most a kernel of this layout can
+  do on this machine now;
 - ours: ``branch_ball_counts`` (the count kernel);
 - ours-kth: ``branch_kth_neighbor_distances(n_neighbors=5)`` (exact 5th-neighbour distances);
 - sklearn knn: ``NearestNeighbors(algorithm="brute", metric="manhattan").kneighbors(
-  n_neighbors=5)``, its 5th distance (OpenMP threads), compared with ours-kth;
+  n_neighbors=5)``, its 5th distance (OpenMP threads), compared with ours-kth to float32
+  precision (it returns float32 distances for float32 input);
 - sklearn brute: ``NearestNeighbors(algorithm="brute", metric="manhattan", radius=r)
   .radius_neighbors`` (neighbour lists, then their lengths; OpenMP threads);
 - sklearn BallTree: ``BallTree(metric="manhattan").query_radius(count_only=True)``
@@ -70,8 +72,7 @@ QUERIES = {
     },
 }
 N_NEIGHBORS = 5
-# Methods whose output is a k-th distance (compared with ours-kth), not a count.
-KTH_METHODS = ("ours-kth", "knn")
+
 
 
 def branches(x, n_branches):
@@ -90,7 +91,7 @@ def make_ours(anchors, n_branches, radius, device=None):
 
 @numba.njit(parallel=True, fastmath=_cpu._FASTMATH)
 def _distance_ceiling(queries, packed, block_offsets, block_sizes, n_branches, tile_size, out):
-    """The count kernel's l1 distance passes alone: every pair, nothing decided, min kept."""
+    """The count kernel's l1 distance passes alone: every pair, nothing decided."""
     n_queries = queries.shape[0]
     padded = queries.shape[1] // n_branches
     n_tiles = (n_queries + tile_size - 1) // tile_size
@@ -111,10 +112,8 @@ def _distance_ceiling(queries, packed, block_offsets, block_sizes, n_branches, t
                         row = base + c * m
                         _cpu._pass(0, c == 0, qa, qb, c, packed[row:row + m],
                                    packed[row + m:row + 2 * m], acc_a, acc_b, m)
-                    low = acc_a[0]
-                    for j in range(m):
-                        low = min(low, acc_a[j], acc_b[j])
-                    out[i, k] = min(out[i, k], low)
+                    # one value read back keeps the passes from being optimised away
+                    out[i, k] = min(out[i, k], acc_a[m - 1] + acc_b[i % m])
     return out
 
 
@@ -210,8 +209,11 @@ def bench(config, n_anchors, makers, repeats, quick, rng):
         out = run(queries[:n_check])
         if m == "ceiling":
             continue
-        expected = reference_kth if m in KTH_METHODS or m.startswith("ours-kth") else reference
-        differ[m] = int((out != expected).sum())
+        if m == "knn":  # scikit-learn returns float32 distances for float32 input
+            differ[m] = int((np.abs(out - reference_kth) > 1e-5 * reference_kth).sum())
+        else:
+            expected = reference_kth if m.startswith("ours-kth") else reference
+            differ[m] = int((out != expected).sum())
     times = {m: [] for m in runners}
     for _ in range(repeats):
         for m, run in runners.items():
