@@ -115,6 +115,16 @@ def _float(finite):
     return check
 
 
+def _positive_or_none(value, what):
+    """``radius_``: a positive finite number, or None (k-NN scoring with no radius used)."""
+    if value is None:
+        return None
+    value = _float(finite=True)(value, what)
+    if value <= 0:
+        raise DamagedModelFile(f"{what} must be positive, got {value}.")
+    return value
+
+
 def _choice(*choices):
     def check(value, what):
         if not (isinstance(value, str) and value in choices):
@@ -181,6 +191,9 @@ def _labels_1d(value, what):
 
 
 _COMMON = {"n_features_in_": _int(1), "feature_names_in_": _array("OU", 1)}
+# The radius and branches a one-class model resolved at fit ("eta", "auto"); files written
+# before they existed lack them and fall back to the numeric parameters.
+_RESOLVED = {"radius_": _positive_or_none, "n_branches_": _int(1)}
 
 #: For each class ``save`` handles: its fitted attributes, each with its check, and which of
 #: them a fitted model always has.
@@ -199,11 +212,13 @@ FITTED_ATTRIBUTES = {
         "n_steps_", "batch_size_"}),
     "BallCountOneClass": ({
         **_COMMON,
+        **_RESOLVED,
         "anchors_": _array("f", 2, finite=True),
         "offset_": _float(finite=True),
     }, {"n_features_in_", "anchors_", "offset_"}),
     "ClasswiseBallCount": ({
         **_COMMON,
+        **_RESOLVED,
         "classes_": _labels_1d,
         "anchors_": _array("f", 2, finite=True),
         "anchor_classes_": _array("iu", 1),
@@ -251,11 +266,14 @@ def check_fitted_attributes(name, estimator, attributes, has_weights, what):
                                    f"{attributes['architecture_']} network.")
         return attributes
     anchors = attributes["anchors_"]
-    if anchors.shape[0] < 1 or anchors.shape[1] != n_features or \
-            n_features % estimator.n_branches:
+    n_branches = attributes.get("n_branches_", estimator.n_branches)
+    if not isinstance(n_branches, int):
+        raise DamagedModelFile(f"{what} has n_branches={n_branches!r} but no fitted "
+                               "n_branches_ that resolves it.")
+    if anchors.shape[0] < 1 or anchors.shape[1] != n_features or n_features % n_branches:
         raise DamagedModelFile(f"{what}.anchors_ has shape {anchors.shape}; a model of "
-                               f"n_features_in_={n_features} in n_branches="
-                               f"{estimator.n_branches} needs (n_anchors >= 1, {n_features}).")
+                               f"n_features_in_={n_features} in n_branches={n_branches} "
+                               f"needs (n_anchors >= 1, {n_features}).")
     if name == "ClasswiseBallCount":
         n_classes = len(attributes["classes_"])
         owners = attributes["anchor_classes_"]

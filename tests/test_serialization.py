@@ -356,8 +356,8 @@ CRAFTED = {
                     "offset_ must be finite"),
     "float tag not a float": ("ball_count", _set_attribute("offset_", {"__float__": "abc"}),
                               "the float 'abc'"),
-    "unknown attribute": ("ball_count", _set_attribute("radius_", 1.0),
-                          r"sets \['radius_'\], which a BallCountOneClass does not have"),
+    "unknown attribute": ("ball_count", _set_attribute("shell_", 1.0),
+                          r"sets \['shell_'\], which a BallCountOneClass does not have"),
     "invalid parameter": ("ball_count", _params("radius", "huge"), "invalid parameters"),
     "unknown parameter": ("ball_count", _params("exec", "rm -rf"),
                           "parameters a BallCountOneClass does not take"),
@@ -574,3 +574,16 @@ def load_ok(tmp_path, config_bytes, weights):
     _raw_zip(path, [("config.json", config_bytes, 0, len(config_bytes)),
                     ("weights.safetensors", weights, 0, len(weights))])
     return isinstance(load(path), BallCountOneClass)
+
+
+def test_resolved_radius_and_branches_round_trip_and_are_checked(tmp_path):
+    from corel_sklearn.serialization import load, save
+
+    rng = np.random.default_rng(3)
+    X = rng.random((30, 4))
+    model = BallCountOneClass(radius=0.7, n_branches=2).fit(X)
+    path = tmp_path / "bc.zip"
+    save(model, path)
+    loaded = load(path)
+    assert (loaded.radius_, loaded.n_branches_) == (0.7, 2)
+    np.testing.assert_array_equal(loaded.score_samples(X), model.score_samples(X))
