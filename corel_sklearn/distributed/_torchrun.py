@@ -1,6 +1,7 @@
 """Training a TopoAutoencoder on several GPUs or machines with torch's DistributedDataParallel."""
 
 import os
+import tempfile
 
 import torch
 import torch.distributed as dist
@@ -102,9 +103,10 @@ def fit_distributed(estimator, X, *, save_path=None):
         When given, rank 0 writes the fitted model there with
         :func:`corel_sklearn.serialization.save` (JSON + safetensors, loads without running
         code: ``corel_sklearn.serialization.load(save_path)`` gives the fitted estimator on
-        any machine), and the other ranks wait until it is written. Its folder is created and
-        checked for writing before training: an unwritable path fails on every rank before
-        the first epoch.
+        any machine), and the other ranks wait until it is written. Before training, its
+        folder is created and checked for writing and the estimator's parameters for the
+        format (no callbacks, no callable ``architecture``): a path or model that cannot be
+        saved fails on every rank before the first epoch.
 
     Returns
     -------
@@ -141,7 +143,7 @@ def fit_distributed(estimator, X, *, save_path=None):
     rank = dist.get_rank()
     comm = device if dist.get_backend() == "nccl" else torch.device("cpu")
     if save_path is not None:
-        _check_save_folder(save_path, rank, comm)
+        _check_save_path(estimator, save_path, rank, comm)
     params = estimator.get_params(deep=False)
     params.update(device=device, verbose=params["verbose"] if rank == 0 else 0)
     training = _data_parallel_class(type(estimator))(**params)
@@ -160,14 +162,23 @@ def fit_distributed(estimator, X, *, save_path=None):
     return estimator
 
 
-def _check_save_folder(save_path, rank, comm):
-    """Rank 0 creates and checks ``save_path``'s folder; every rank fails before training."""
+def _check_save_path(estimator, save_path, rank, comm):
+    """Rank 0 checks, before training, that the model can be saved at ``save_path``.
+
+    Its folder is created and checked for writing, and the estimator is saved once to a
+    temporary folder (parameters the format cannot hold, such as callbacks or a callable
+    architecture, fail here); every rank raises before the first epoch when rank 0 failed.
+    """
+    from corel_sklearn.serialization import save
+
     error = None
     if rank == 0:
         try:
             ensure_writable_dir(os.path.dirname(os.path.abspath(os.fspath(save_path))),
                                 "save_path folder")
-        except OSError as exc:
+            with tempfile.TemporaryDirectory() as folder:
+                save(estimator, os.path.join(folder, "check.corel"))
+        except (OSError, TypeError) as exc:
             error = exc
     failed = torch.tensor([error is not None], dtype=torch.int32, device=comm)
     dist.broadcast(failed, src=0)
@@ -175,6 +186,6 @@ def _check_save_folder(save_path, rank, comm):
         raise error
     if bool(failed):
         raise RuntimeError(
-            f"rank 0 cannot write save_path={os.fspath(save_path)!r} (see its error); nothing "
-            "was trained."
+            f"rank 0 cannot save the model at save_path={os.fspath(save_path)!r} (see its "
+            "error); nothing was trained."
         )

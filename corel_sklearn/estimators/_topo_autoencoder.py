@@ -15,6 +15,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from corel_sklearn._device import loadable_device
 from corel_sklearn._sklearn_compat import (
     Interval,
     StrOptions,
@@ -22,6 +23,7 @@ from corel_sklearn._sklearn_compat import (
     _fit_context,
 )
 from corel_sklearn._threads import threads_for_n_jobs, torch_threads
+from corel_sklearn._weights import load_weights, state_dict_bytes
 from corel_sklearn.estimators._base import DocLinkMixin
 from corel_sklearn.estimators._data import check_input, inference_batches
 from corel_sklearn.estimators._topo_training import TopoTraining
@@ -557,3 +559,28 @@ class TopoAutoencoder(TopoTraining, DocLinkMixin, TransformerMixin, BaseEstimato
         tags.transformer_tags.preserves_dtype = ["float32"]
         tags.input_tags.allow_nan = False
         return tags
+
+    # ---------------------------------------------------------- persistence
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        if "module_" in state:
+            # Weights only: the network is rebuilt from the fitted parameters when unpickled,
+            # so loading never runs code from the file (torch.load(weights_only=True)).
+            state["module_"] = state_dict_bytes(state["module_"])
+        return state
+
+    def __setstate__(self, state):
+        if not isinstance(state.get("module_"), bytes):
+            super().__setstate__(state)
+            return
+        device = loadable_device(state["device_"])
+        weights, legacy_module = load_weights(state["module_"], device)
+        super().__setstate__({**state, "module_": legacy_module, "device_": str(device)})
+        if legacy_module is None:
+            # COREL's networks are built on the meta device (no random draws, no global
+            # generator touched, safe in any thread); a callable architecture is called again
+            # here (pickle stores it by reference), as at fit time.
+            self.module_ = self._initialize_module()
+            self.module_.load_state_dict(weights)
+            self.module_.eval()

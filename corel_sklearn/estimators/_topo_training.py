@@ -17,7 +17,6 @@ from sklearn.utils.validation import check_is_fitted
 
 from corel_sklearn._device import loadable_device, resolve_device
 from corel_sklearn._threads import threads_for_n_jobs, torch_threads
-from corel_sklearn._weights import load_weights, state_dict_bytes
 from corel_sklearn.estimators._data import check_input, make_training_data
 from corel_sklearn.losses import connectivity_loss
 from corel_sklearn.training import (
@@ -411,28 +410,3 @@ class TopoTraining:
                 value = getattr(value, "__qualname__", type(value).__qualname__)
             params[name] = repr(value)
         return params
-
-    # ---------------------------------------------------------- persistence
-
-    def __getstate__(self):
-        state = dict(super().__getstate__())
-        if "module_" in state:
-            # Weights only: the network is rebuilt from the fitted parameters when unpickled,
-            # so loading never runs code from the file (torch.load(weights_only=True)).
-            state["module_"] = state_dict_bytes(state["module_"])
-        return state
-
-    def __setstate__(self, state):
-        if not isinstance(state.get("module_"), bytes):
-            super().__setstate__(state)
-            return
-        device = loadable_device(state["device_"])
-        weights, legacy_module = load_weights(state["module_"], device)
-        super().__setstate__({**state, "module_": legacy_module, "device_": str(device)})
-        if legacy_module is None:
-            # COREL's networks are built on the meta device (no random draws, no global
-            # generator touched, safe in any thread); a callable architecture is called again
-            # here (pickle stores it by reference), as at fit time.
-            self.module_ = self._initialize_module()
-            self.module_.load_state_dict(weights)
-            self.module_.eval()
