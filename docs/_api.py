@@ -12,8 +12,10 @@ import inspect
 SECTIONS = [
     ("corel_sklearn", "Estimators and the loss",
      "The scikit-learn estimators and COREL's connectivity loss."),
-    ("corel_sklearn.callbacks", "Training callbacks",
-     "Hooks into TopoAutoencoder's training loop: progress, early stopping, checkpoints."),
+    ("corel_sklearn.training", "Training loop and callbacks",
+     "TopoAutoencoder's training engine, the run it shares with the estimator's step methods, "
+     "and the callbacks (progress, early stopping, checkpoints; also importable from "
+     "corel_sklearn.callbacks)."),
     ("corel_sklearn.pershom", "Persistence",
      "0-dim Vietoris-Rips persistence, exact and differentiable, CPU and CUDA."),
     ("corel_sklearn.ball_counting", "Ball counting",
