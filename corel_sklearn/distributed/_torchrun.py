@@ -9,6 +9,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from corel_sklearn._files import ensure_writable_dir
 from corel_sklearn.estimators import TopoAutoencoder
+from corel_sklearn.serialization import save
 
 
 class _DataParallelSteps:
@@ -155,8 +156,6 @@ def fit_distributed(estimator, X, *, save_path=None):
     estimator.set_training_state(training.get_training_state())
     if save_path is not None:
         if rank == 0:
-            from corel_sklearn.serialization import save
-
             save(estimator, save_path)
         dist.barrier()
     return estimator
@@ -169,8 +168,6 @@ def _check_save_path(estimator, save_path, rank, comm):
     temporary folder (parameters the format cannot hold, such as callbacks or a callable
     architecture, fail here); every rank raises before the first epoch when rank 0 failed.
     """
-    from corel_sklearn.serialization import save
-
     error = None
     if rank == 0:
         try:

@@ -564,6 +564,7 @@ class TopoAutoencoder(TopoTraining, DocLinkMixin, TransformerMixin, BaseEstimato
 
     def __getstate__(self):
         state = dict(super().__getstate__())
+        state.pop("_run", None)  # pickled inside a hook: the live run is not part of the model
         if "module_" in state:
             # Weights only: the network is rebuilt from the fitted parameters when unpickled,
             # so loading never runs code from the file (torch.load(weights_only=True)).
