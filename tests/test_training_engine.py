@@ -421,3 +421,49 @@ def test_loss_without_connectivity_term_reads_nan(X):
     ae = small(connectivity_weight=0, max_epochs=1).fit(X)
     assert math.isnan(ae.history_[0]["connectivity_loss"])
     assert TrainingLoss(None).has_connectivity is False
+
+
+# ------------------------------------------------------------ training state
+
+
+def test_training_state_moves_a_fitted_model_and_its_continuation(X):
+    a = small(max_epochs=3, warm_start=True).fit(X)
+    state = a.get_training_state()
+    b = small(max_epochs=3, warm_start=True, verbose=0).set_training_state(state)
+    np.testing.assert_array_equal(b.transform(X), a.transform(X))
+    assert (b.n_iter_, b.n_steps_, b.history_) == (a.n_iter_, a.n_steps_, a.history_)
+    # Adam's moments and the shuffling state came along: both continue alike, bit for bit.
+    np.testing.assert_array_equal(b.fit(X).transform(X), a.fit(X).transform(X))
+    saved = torch.load(_saved(state), weights_only=True)  # plain containers
+    assert saved["epoch"] == 3
+    with pytest.raises(ValueError, match="eta=2.0 in the checkpoint, 1.5 now"):
+        small(eta=1.5).set_training_state(state)
+    with pytest.raises(ValueError, match="is not a TopoAutoencoder checkpoint"):
+        small().set_training_state({"format": "something else", "module": {}})
+
+
+def _saved(state):
+    import io
+
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    buffer.seek(0)
+    return buffer
+
+
+def test_version_1_checkpoint_with_early_stopping_still_resumes(rng, tmp_path):
+    X = rng.random((100, 12), dtype=np.float32)
+    params = dict(early_stopping=True, n_iter_no_change=2, max_epochs=8, learning_rate=0.05)
+    reference = small(**params).fit(X)
+    path = tmp_path / "ck.pt"
+    with pytest.raises(_Crash):
+        small(**params, callbacks=[Checkpoint(path), _CrashAfter(3)]).fit(X)
+    state = torch.load(path, weights_only=True)
+    # As version 1 wrote it: callback states keyed by list position, no "attributes".
+    state["format"] = "corel_sklearn.TopoAutoencoder.checkpoint/1"
+    state["callbacks"] = {"0": state["callbacks"]["EarlyStopping#0"]}
+    del state["attributes"]
+    torch.save(state, path)
+    resumed = small(**params, callbacks=[Checkpoint(path, resume=True)]).fit(X)
+    np.testing.assert_array_equal(resumed.transform(X), reference.transform(X))
+    assert resumed.best_validation_loss_ == reference.best_validation_loss_

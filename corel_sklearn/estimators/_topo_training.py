@@ -373,7 +373,7 @@ class TopoTraining:
             vars(fitted).update(attributes)
             module = fitted._initialize_module()
             module.load_state_dict(state["module"])
-        except (RuntimeError, KeyError, TypeError) as exc:
+        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{source} does not fit this estimator: {exc}") from None
         self._discard_fit()
         vars(self).update(attributes, module_=module.eval())
