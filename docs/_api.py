@@ -41,6 +41,19 @@ SECTIONS = [
 ]
 
 
+# Methods listed on their own under a section (dotted from the package): the public step
+# methods of TopoAutoencoder that the training loop calls and subclasses override.
+METHODS = {
+    "corel_sklearn.training": (
+        "The step methods of ``TopoAutoencoder`` that the loop calls (see the training loop "
+        "page); ``corel_sklearn.distributed`` overrides them for data-parallel training.",
+        [f"TopoAutoencoder.{name}" for name in (
+            "steps_per_epoch", "wrap_module", "epoch_order", "train_step", "validation_loss",
+            "reduce_epoch_record", "get_training_state", "set_training_state")],
+    ),
+}
+
+
 def public_objects(module_name):
     """``(classes, functions)`` named in the module's ``__all__``; None if not importable."""
     try:
@@ -85,4 +98,9 @@ def api_rst():
             if names:
                 parts += [".. autosummary::", "   :toctree: generated", ""]
                 parts += [f"   {name}" for name in names] + [""]
+        if module_name in METHODS:
+            text, methods = METHODS[module_name]
+            parts += [text, "", ".. currentmodule:: corel_sklearn", "",
+                      ".. autosummary::", "   :toctree: generated", ""]
+            parts += [f"   {name}" for name in methods] + [""]
     return "\n".join(parts) + "\n"
