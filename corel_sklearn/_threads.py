@@ -16,6 +16,7 @@ Rules, for every public function of the package:
 
 import os
 import sys
+import threading
 import time
 import types
 from contextlib import contextmanager
@@ -184,6 +185,38 @@ def limited_threads(n_threads):
         if not _in_forked_child:
             numba.set_num_threads(previous[1])
         torch.set_num_threads(previous[0])
+
+
+_torch_threads_lock = threading.Lock()
+_torch_threads_open = [0, None]  # blocks open in this process, torch's count before the first
+
+
+@contextmanager
+def torch_threads(n_threads):
+    """Run the block with torch's intra-op threads at ``n_threads`` (None: as they are).
+
+    For an estimator's ``n_jobs``: the count is never raised above :func:`thread_limit`.
+    torch's count is one per process, so blocks open in several threads at once share it (the
+    last one entered sets it) and the count from before the first block is restored when the
+    last one ends.
+    """
+    if n_threads is None:
+        yield
+        return
+    import torch
+
+    with _torch_threads_lock:
+        if _torch_threads_open[0] == 0:
+            _torch_threads_open[1] = torch.get_num_threads()
+        _torch_threads_open[0] += 1
+        torch.set_num_threads(max(1, min(int(n_threads), thread_limit())))
+    try:
+        yield
+    finally:
+        with _torch_threads_lock:
+            _torch_threads_open[0] -= 1
+            if _torch_threads_open[0] == 0:
+                torch.set_num_threads(_torch_threads_open[1])
 
 
 def serial_twin(kernel, **replace_globals):

@@ -19,11 +19,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from corel_sklearn import TopoAutoencoder
-from corel_sklearn import callbacks as callbacks_module
 from corel_sklearn.callbacks import Callback, Checkpoint, EarlyStopping, ProgressBar
 from corel_sklearn.estimators import _topo_autoencoder
 from corel_sklearn.losses import connectivity_loss
 from corel_sklearn.networks import ConvAutoencoder, MLPAutoencoder
+from corel_sklearn.training import _callbacks as callbacks_module
+from corel_sklearn.training._health import warn_if_not_converged
 
 
 @pytest.fixture
@@ -176,7 +177,7 @@ def test_convergence_warning_is_decided_on_hand_made_histories(medians, conn, ex
     ae.n_iter_, ae.n_steps_ = 20, 20
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        ae._warn_if_not_converged()
+        warn_if_not_converged(ae)
     messages = [str(w.message) for w in caught if w.category is ConvergenceWarning]
     if expected is None:
         assert messages == []
@@ -292,10 +293,11 @@ def test_warm_start_with_another_network_is_refused(X):
     with pytest.raises(ValueError, match="describe another network"):
         ae.set_params(hidden_layer_sizes=(9,)).fit(X)
     ae = small(warm_start=True).fit(X)
+    codes = ae.transform(X)
     with pytest.raises(ValueError, match="X has 11 features"):
         ae.fit(X[:, :11])
-    with pytest.raises(NotFittedError):
-        check_is_fitted(ae)  # a failed fit leaves the estimator unfitted
+    # A failed continuation keeps the fitted model (issue 19; it used to be discarded).
+    np.testing.assert_array_equal(ae.transform(X), codes)
 
 
 # ---------------------------------------------------------------- checkpoints
@@ -392,15 +394,15 @@ def test_keyboard_interrupt_keeps_a_fitted_estimator_after_that_step(X):
 
 def test_keyboard_interrupt_inside_a_step_is_handled_too(X, monkeypatch):
     calls = []
-    original = TopoAutoencoder._train_step
+    original = TopoAutoencoder.train_step
 
-    def step(self, model, optimizer, x):
+    def step(self, run, x):
         calls.append(1)
         if len(calls) == 5:  # epoch 2, step 2: before its optimizer step
             raise KeyboardInterrupt
-        return original(self, model, optimizer, x)
+        return original(self, run, x)
 
-    monkeypatch.setattr(TopoAutoencoder, "_train_step", step)
+    monkeypatch.setattr(TopoAutoencoder, "train_step", step)
     with pytest.warns(UserWarning, match="in epoch 2 after step 1 of 3"):
         ae = small(max_epochs=4).fit(X)
     assert ae.n_steps_ == 4 and ae.n_iter_ == 2
