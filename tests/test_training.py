@@ -19,6 +19,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from corel_sklearn import TopoAutoencoder
+from corel_sklearn._checkpoint_file import read_checkpoint
 from corel_sklearn.callbacks import Callback, Checkpoint, EarlyStopping, ProgressBar
 from corel_sklearn.estimators import _topo_autoencoder
 from corel_sklearn.losses import connectivity_loss
@@ -323,7 +324,7 @@ def test_checkpoint_resume_is_bit_identical_to_an_uninterrupted_fit(X, tmp_path)
         crashed.fit(X)
     with pytest.raises(NotFittedError):
         check_is_fitted(crashed)
-    saved = torch.load(path, weights_only=True)  # plain tensors, numbers and strings
+    saved = read_checkpoint(path)  # plain tensors, numbers and strings, checksum checked
     assert saved["epoch"] == 4 and len(saved["history"]) == 4
     assert [p.name for p in tmp_path.iterdir()] == ["ae.pt"]  # no temporary file left
     resumed = small(**params, callbacks=[Checkpoint(path, every=2, resume=True)]).fit(X)
