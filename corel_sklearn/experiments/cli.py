@@ -108,7 +108,7 @@ POSITIVE_FLOAT = _number(float, 0.0, exclusive_min=True)
 
 def build_parser():
     """The ``corel-sklearn`` argument parser; defaults come from the estimators."""
-    from corel_sklearn import TopoAutoencoder
+    from corel_sklearn.estimators import TopoAutoencoder
 
     encoder = TopoAutoencoder().get_params()
     protocol = ProtocolSettings()
@@ -374,8 +374,8 @@ def _write_partial(exc, out, prefix, plot, title):
 
 
 def _run_oneclass(args):
-    from corel_sklearn import TopoAutoencoder
     from corel_sklearn.datasets import fetch_cifar10, load_cifar10, load_digits, train_test_arrays
+    from corel_sklearn.estimators import TopoAutoencoder
     from corel_sklearn.experiments._protocol import run_one_class_protocol
 
     verbose = 0 if args.quiet else 1
