@@ -1,7 +1,12 @@
 """COREL as a PyOD detector: ``corel_sklearn.pyod.COREL`` (needs the ``[pyod]`` extra)."""
 
+import re
+import warnings
+from numbers import Integral, Real
+
 import numpy as np
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
@@ -15,9 +20,9 @@ except ImportError as exc:  # pyod is optional: only this module needs it
         "BallCountOneClass) work without it."
     ) from exc
 
+from corel_sklearn._warnings import warn
 from corel_sklearn.ball_counting import leave_one_out_ball_counts
-from corel_sklearn.estimators import BallCountOneClass
-from corel_sklearn.experiments import tabular_encoder
+from corel_sklearn.estimators import BallCountOneClass, tabular_encoder
 
 __all__ = ["COREL"]
 
@@ -104,10 +109,11 @@ class COREL(BaseDetector):
     array([0, 1])
     """
 
-    def __init__(self, contamination=0.1, *, encoder=None, radius=None, standardize=True,
-                 random_state=None, n_jobs=None):
+    def __init__(self, contamination=0.1, *, encoder=None, n_steps="auto", radius=None,
+                 standardize=True, random_state=None, n_jobs=None):
         super().__init__(contamination=contamination)
         self.encoder = encoder
+        self.n_steps = n_steps
         self.radius = radius
         self.standardize = standardize
         self.random_state = random_state
@@ -128,6 +134,7 @@ class COREL(BaseDetector):
         self : object
             The fitted detector.
         """
+        self._check_params()
         X = check_array(X, dtype=np.float64)
         if X.shape[0] < 2:
             raise ValueError(
@@ -139,7 +146,7 @@ class COREL(BaseDetector):
         self.scaler_ = StandardScaler().fit(X) if self.standardize else None
         X = self._scaled(X)
         self.encoder_ = self._make_encoder(X.shape)
-        codes = self.encoder_.fit_transform(X)
+        codes = self._fit_encoder(X)
         radius = self.encoder_.eta if self.radius is None else self.radius
         # contamination="auto": PyOD's threshold_ replaces the ball count's own offset_, and
         # "auto" skips the leave-one-out pass a float contamination would run a second time.
@@ -179,9 +186,66 @@ class COREL(BaseDetector):
         X = X if self.scaler_ is None else self.scaler_.transform(X)
         return X.astype(np.float32)
 
+    def _check_params(self):
+        """Parameter errors at fit, before any training, in PyOD's and this class's terms."""
+        c = self.contamination
+        if c is None or isinstance(c, (str, bool)) or (
+                isinstance(c, Real) and not 0 < c <= 0.5):
+            raise ValueError(
+                f"contamination must be a float in (0, 0.5], the expected share of outliers "
+                f"in the training data (PyOD's convention), got {c!r}; COREL has no 'auto' "
+                "threshold. If you do not know the share, keep the default 0.1 and rank by "
+                "decision_function, which does not depend on it."
+            )
+        if self.n_jobs is not None and (
+                isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, Integral)
+                or self.n_jobs == 0):
+            raise ValueError(
+                f"n_jobs must be None, -1 (all cores) or a nonzero int, got {self.n_jobs!r}.")
+        steps = self.n_steps
+        if not (isinstance(steps, str) and steps == "auto") and (
+                isinstance(steps, bool) or not isinstance(steps, Integral) or steps < 1):
+            raise ValueError(f"n_steps must be 'auto' or a positive int, got {steps!r}.")
+        if self.encoder is not None and not (isinstance(steps, str) and steps == "auto"):
+            raise ValueError(
+                f"n_steps={steps!r} sets the training of the default encoder, but encoder= "
+                "is given: set that encoder's own training length (e.g. TopoAutoencoder's "
+                "max_epochs) and leave n_steps='auto'."
+            )
+
+    def _fit_encoder(self, X):
+        """Fit ``encoder_`` on ``X``; its ConvergenceWarning comes back in this class's terms."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            codes = self.encoder_.fit_transform(X)
+        for w in caught:
+            if issubclass(w.category, ConvergenceWarning):
+                warn(self._convergence_message(str(w.message)), ConvergenceWarning)
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return codes
+
+    def _convergence_message(self, message):
+        # The encoder names its own knob (max_epochs); keep its diagnosis, give ours.
+        match = re.search(r"scale eta: (.*?)\. Increase", message, flags=re.DOTALL)
+        what = match.group(1) if match else message
+        steps = getattr(self.encoder_, "n_steps_", None)
+        if self.encoder is None:
+            more = 2 * steps if steps else 2000
+            advice = (f"pass a larger n_steps, e.g. COREL(n_steps={more}) (now "
+                      f"{self.n_steps!r})")
+        else:
+            advice = "train the encoder= you passed longer (e.g. a larger max_epochs)"
+        return (
+            f"COREL's encoder stopped after {steps} optimizer steps before its codes were "
+            f"organised at the scale eta: {what}. Its anomaly scores may be less reliable; "
+            f"{advice}."
+        )
+
     def _make_encoder(self, shape):
         if self.encoder is None:
-            return tabular_encoder(shape[0], shape[1], random_state=self.random_state)
+            return tabular_encoder(shape[0], shape[1], random_state=self.random_state,
+                                   n_steps=self.n_steps)
         encoder = clone(self.encoder)
         params = encoder.get_params()
         if "random_state" in params and params["random_state"] is None:

@@ -157,6 +157,26 @@ def test_errors_name_the_problem(fitted, data):
         COREL(contamination=0.7)
 
 
+@pytest.mark.parametrize("contamination", ["auto", None, "0.1"])
+def test_contamination_without_a_share_is_refused_at_fit(data, contamination):
+    """PyOD's base class accepts these and fails later with an AttributeError."""
+    with pytest.raises(ValueError, match=r"contamination must be a float in \(0, 0.5\]"):
+        small_corel(contamination=contamination).fit(data[0])
+
+
+@pytest.mark.parametrize("n_jobs", [0, 1.5, True])
+def test_n_jobs_zero_is_refused_at_fit(data, n_jobs):
+    with pytest.raises(ValueError, match="n_jobs must be None, -1"):
+        small_corel(n_jobs=n_jobs).fit(data[0])
+
+
+def test_n_steps_is_for_the_default_encoder(data):
+    with pytest.raises(ValueError, match="n_steps must be 'auto' or a positive int"):
+        COREL(n_steps=0).fit(data[0])
+    with pytest.raises(ValueError, match="encoder= is given"):
+        small_corel(n_steps=100).fit(data[0])
+
+
 def test_clear_import_error_without_pyod(monkeypatch):
     monkeypatch.setitem(sys.modules, "pyod.models.base", None)
     monkeypatch.delitem(sys.modules, "corel_sklearn.pyod")

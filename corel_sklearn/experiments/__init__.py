@@ -5,6 +5,7 @@ runner per protocol. Run ``python -m corel_sklearn --help`` (or ``corel-sklearn 
 the command line.
 """
 
+from corel_sklearn.estimators import tabular_encoder  # the default of the runners
 from corel_sklearn.experiments._cache import (
     default_cache_dir,
     encoder_cache_key,
@@ -18,7 +19,6 @@ from corel_sklearn.experiments._methods import (
     Method,
     MethodContext,
     resolve_methods,
-    tabular_encoder,
 )
 from corel_sklearn.experiments._protocol import (
     AUX_SPLITS,

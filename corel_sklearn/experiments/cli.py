@@ -302,7 +302,7 @@ def _run_oneclass(args):
 
 
 def _tabular_encoder(n_steps):
-    from corel_sklearn.experiments._methods import tabular_encoder
+    from corel_sklearn.estimators import tabular_encoder
 
     return functools.partial(tabular_encoder, n_steps=n_steps)
 
