@@ -1,7 +1,9 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   creates .venv, installs the package, runs the paper's protocol on the embedded digits
 #   make test   creates .venv, installs the package with its test and docs extras, runs lint and the
-#               suite (which builds the docs site with warnings as errors)
+#               suite (which builds the docs site with warnings as errors); no triton: the Triton
+#               kernel tests skip. `make test EXTRAS=test,gpu` adds triton (as CI does), which
+#               runs them (in Triton's CPU interpreter on a machine without a GPU)
 #   make docs   installs the [docs] extra, builds the site into docs/_build/html (warnings are errors)
 #   make dist   builds the wheel and the sdist into dist/ and checks them with twine
 #   make test-min  runs the suite in .venv-min against the oldest dependencies setup.cfg claims
@@ -9,8 +11,12 @@
 PYTHON ?= python3
 VENV ?= .venv
 TORCH ?= torch>=2.13
+EXTRAS ?= test
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+comma := ,
+# one stamp per set of extras, so that `make test EXTRAS=test,gpu` installs triton in a .venv
+# that a plain `make test` made
+STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 DOCS_STAMP := $(VENV)/.docs-installed
 
 .PHONY: install demo test test-min lint bench docs dist clean
@@ -19,7 +25,7 @@ $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -e ".[test,experiments,docs]"
+	$(BIN)/python -m pip install -q -e ".[$(EXTRAS),experiments,docs]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -58,10 +64,18 @@ $(DOCS_STAMP): $(STAMP)
 	$(BIN)/python -m pip install -q -e ".[docs,notebook]"
 	touch $(DOCS_STAMP)
 
-# The notebooks are rendered as stored (no execution): the build runs no training.
+# The gallery shows the notebooks with their stored outputs: the build runs no training, and
+# needs no network (local inventories in docs/_intersphinx/, formulas as MathML).
 docs: $(DOCS_STAMP)
 	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
 	@echo "open docs/_build/html/index.html"
+
+# Runs every notebook of examples/ at its documented settings and stores its outputs for the
+# gallery; tests/test_notebooks.py fails when a notebook's code changed since its last run.
+# `$(BIN)/python examples/execute_notebooks.py examples/NAME.ipynb` runs one.
+.PHONY: notebooks
+notebooks: $(DOCS_STAMP)
+	$(BIN)/python examples/execute_notebooks.py
 
 # Needs only build and twine, not the package's dependencies.
 dist:

@@ -4,7 +4,7 @@ Hofer, Kwitt, Dixit, Niethammer, "Connectivity-Optimized Representation Learning
 Persistent Homology", ICML 2019.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 from corel_sklearn._numba_runtime import ensure_writable_cache  # noqa: E402
 

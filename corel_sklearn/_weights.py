@@ -75,4 +75,17 @@ def load_weights(payload, device):
             f"The network weights have format version {version!r}, newer than this "
             f"corel-sklearn reads ({WEIGHTS_FORMAT_VERSION}); upgrade corel-sklearn."
         )
-    return content["state_dict"], None
+    state_dict = content["state_dict"]
+    for name, tensor in state_dict.items():
+        if not (isinstance(name, str) and isinstance(tensor, torch.Tensor)):
+            raise ValueError(
+                "The network stored in this model file is damaged: its state dict maps "
+                f"{name!r:.40} to a {type(tensor).__name__}, not a tensor."
+            )
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise ValueError(
+                f"The network stored in this model file holds NaN or infinite weights "
+                f"({name}): the file is damaged, or the model was saved after its training "
+                "diverged."
+            )
+    return state_dict, None

@@ -9,6 +9,8 @@ tests can read back what was drawn.
 import numpy as np
 import torch
 
+from corel_sklearn._outlier_labels import read_outlier_labels
+
 __all__ = [
     "plot_ball_counts",
     "plot_barcode",
@@ -190,7 +192,33 @@ def _death_times(codes, n_branches, metric):
     return deaths.cpu().numpy().astype(np.float64)
 
 
-def plot_barcode(codes, *, n_branches=1, metric="l1", eta=None, ax=None):
+def _branch_settings(n_branches, encoder, eta, function):
+    """``(n_branches, eta)`` from the arguments and the encoder that made the codes."""
+    if encoder is not None:
+        encoder_branches = getattr(encoder, "n_branches", None)
+        if encoder_branches is None:
+            raise ValueError(
+                f"{function}: encoder must be the TopoAutoencoder that made the codes (with "
+                f"n_branches), got {type(encoder).__name__}."
+            )
+        if n_branches is not None and n_branches != encoder_branches:
+            raise ValueError(
+                f"{function}: n_branches={n_branches} but the encoder has "
+                f"n_branches={encoder_branches}; leave n_branches out to use the encoder's."
+            )
+        n_branches = encoder_branches
+        if eta is None:
+            eta = getattr(encoder, "eta", None)
+    if n_branches is None:
+        raise ValueError(
+            f"{function} needs the number of latent branches the codes are made of: pass "
+            "encoder=<the fitted TopoAutoencoder> or n_branches=encoder.n_branches "
+            "(n_branches=1 draws the whole code as one point cloud)."
+        )
+    return n_branches, eta
+
+
+def plot_barcode(codes, *, n_branches=None, encoder=None, metric="l1", eta=None, ax=None):
     """The 0-dim persistence barcode of a batch of codes, branch by branch.
 
     Every finite bar is born at 0 and dies when its component merges (an edge of the
@@ -203,12 +231,17 @@ def plot_barcode(codes, *, n_branches=1, metric="l1", eta=None, ax=None):
     ----------
     codes : array-like or torch.Tensor of shape (B, n_branches * width)
         A batch of codes, e.g. ``TopoAutoencoder.transform(X[:100])``.
-    n_branches : int, default=1
-        Number of latent branches; must divide the number of columns.
+    n_branches : int, default=None
+        Number of latent branches; must divide the number of columns. None takes it from
+        ``encoder``; without an encoder it must be given (``n_branches=1`` draws the whole
+        code as one point cloud, which is not what COREL's loss shapes).
+    encoder : TopoAutoencoder, default=None
+        The fitted encoder that made the codes: its ``n_branches`` (and ``eta``, when ``eta``
+        is None) are used. A given ``n_branches`` must agree with it.
     metric : {"l1", "l2", "linf"}, default="l1"
         Distance within a branch (l1 as in the paper).
     eta : float, default=None
-        Draws a dashed vertical line at ``eta`` when given.
+        Draws a dashed vertical line at ``eta`` when given (or taken from ``encoder``).
     ax : matplotlib.axes.Axes, default=None
         Where to draw; a new figure when None.
 
@@ -216,6 +249,12 @@ def plot_barcode(codes, *, n_branches=1, metric="l1", eta=None, ax=None):
     -------
     ax : matplotlib.axes.Axes
         ``ax.collections[k]`` holds the bars of branch ``k``.
+
+    Raises
+    ------
+    ValueError
+        When neither ``n_branches`` nor ``encoder`` says how the code splits into branches,
+        or they disagree.
 
     See Also
     --------
@@ -232,6 +271,7 @@ def plot_barcode(codes, *, n_branches=1, metric="l1", eta=None, ax=None):
     >>> len(ax.collections), len(ax.collections[0].get_segments())
     (2, 2)
     """
+    n_branches, eta = _branch_settings(n_branches, encoder, eta, "plot_barcode")
     deaths = _death_times(codes, n_branches, metric)
     ax = _axes(ax)
     n_bars = deaths.shape[1]
@@ -250,20 +290,24 @@ def plot_barcode(codes, *, n_branches=1, metric="l1", eta=None, ax=None):
     return ax
 
 
-def plot_death_time_histogram(codes, *, n_branches=1, metric="l1", eta=None, bins=30,
-                              ax=None):
+def plot_death_time_histogram(codes, *, n_branches=None, encoder=None, metric="l1", eta=None,
+                              bins=30, ax=None):
     """Histogram of the 0-dim death times of a batch of codes, over all branches.
 
     Parameters
     ----------
     codes : array-like or torch.Tensor of shape (B, n_branches * width)
         A batch of codes, e.g. ``TopoAutoencoder.transform(X[:100])``.
-    n_branches : int, default=1
-        Number of latent branches; must divide the number of columns.
+    n_branches : int, default=None
+        Number of latent branches; must divide the number of columns. None takes it from
+        ``encoder``; without an encoder it must be given, as for :func:`plot_barcode`.
+    encoder : TopoAutoencoder, default=None
+        The fitted encoder that made the codes: its ``n_branches`` (and ``eta``, when ``eta``
+        is None) are used.
     metric : {"l1", "l2", "linf"}, default="l1"
         Distance within a branch.
     eta : float, default=None
-        Draws a dashed vertical line at ``eta`` when given.
+        Draws a dashed vertical line at ``eta`` when given (or taken from ``encoder``).
     bins : int or sequence, default=30
         Passed to ``Axes.hist``.
     ax : matplotlib.axes.Axes, default=None
@@ -284,6 +328,7 @@ def plot_death_time_histogram(codes, *, n_branches=1, metric="l1", eta=None, bin
     >>> int(sum(patch.get_height() for patch in ax.patches))  # 2 branches x 49 bars
     98
     """
+    n_branches, eta = _branch_settings(n_branches, encoder, eta, "plot_death_time_histogram")
     deaths = _death_times(codes, n_branches, metric)
     ax = _axes(ax)
     ax.hist(deaths.ravel(), bins=bins, color="C0", alpha=0.8,
@@ -397,19 +442,83 @@ def plot_ball_counts(estimator, X, is_inlier, *, ax=None):
     return ax
 
 
-def plot_roc_curves(scores, is_inlier, *, ax=None):
+def _inlier_labels(y_true, pos_label):
+    """``(is_inlier, how y_true was read)``, from the label conventions RocCurveDisplay takes."""
+    y_true = np.asarray(y_true)
+    if y_true.ndim != 1:
+        raise ValueError(f"y_true must be 1-D, got shape {y_true.shape}.")
+    if pos_label is not None:
+        if not (y_true == pos_label).any():
+            raise ValueError(
+                f"pos_label={pos_label!r} (the inliers' label) is not among the labels "
+                f"{sorted(set(y_true.tolist()), key=str)[:10]}."
+            )
+        return y_true == pos_label, f"pos_label={pos_label!r} marking the inliers"
+    if y_true.dtype == bool:
+        return y_true, "booleans, True = inlier"  # True is the positive class: the inliers
+    try:
+        is_inlier, convention = read_outlier_labels(y_true)
+    except ValueError as exc:
+        raise ValueError(
+            f"y_true: {exc} For other labels, pass pos_label=<the inliers' label> (every other "
+            "label is an outlier), or a boolean is_inlier."
+        ) from None
+    how = {"pyod": "PyOD's 0/1, 1 = anomaly (pass pos_label=1 if 1 marks the inliers)",
+           "sklearn": "scikit-learn's +1 inlier / -1 outlier",
+           None: "all 1s, no outlier"}[convention]
+    return is_inlier, how
+
+
+def _is_detector(value):
+    return hasattr(value, "decision_function") or hasattr(value, "score_samples")
+
+
+def _inlier_scores(name, value, X, higher_score):
+    """One score per sample, higher = more normal, for an array or a fitted estimator."""
+    if _is_detector(value):
+        from corel_sklearn.model_selection import anomaly_scores
+
+        if X is None:
+            raise ValueError(
+                f"scores[{name!r}] is a fitted {type(value).__name__}: pass X=<the samples> "
+                "to score it."
+            )
+        # the direction comes from the estimator's type, as in make_anomaly_scorer
+        return -anomaly_scores(value, X)
+    score = np.asarray(value, dtype=float)
+    return score if higher_score == "inlier" else -score
+
+
+def plot_roc_curves(scores, y_true, *, X=None, higher_score="inlier", pos_label=None, ax=None):
     """ROC curves of several one-class scores on the same samples, as in the protocol.
 
-    The protocol's convention: inliers are the positive class and a higher score means more
-    normal (``score_samples`` or ``decision_function`` of scikit-learn outlier detectors).
-    Each legend entry carries the method's AUROC.
+    The protocol's convention: inliers are the positive class and the curve ranks samples from
+    the most to the least normal. Each legend entry carries the method's AUROC. Scores are
+    oriented the way :func:`~corel_sklearn.model_selection.make_anomaly_scorer` orients them:
+    a fitted detector (with ``X``) by its type (a PyOD detector's ``decision_function`` is
+    higher for anomalies, a scikit-learn outlier detector's for inliers; any other estimator
+    raises), an array by ``higher_score``. A curve below chance (AUROC < 0.5) raises a
+    UserWarning naming both readings, so inverted scores are never plotted without a word.
 
     Parameters
     ----------
-    scores : dict of str to array-like of shape (n_samples,)
-        One score per sample for each method, higher = more normal.
-    is_inlier : array-like of bool of shape (n_samples,)
-        True for the samples of the normal class.
+    scores : dict of str to array-like of shape (n_samples,) or fitted estimator
+        For each method, its scores (oriented by ``higher_score``) or the fitted detector
+        itself (scored on ``X``).
+    y_true : array-like of shape (n_samples,)
+        Which samples are inliers, in the conventions ``RocCurveDisplay`` takes: booleans
+        (True = inlier, the positive class), outlier labels +1 inlier / -1 outlier
+        (scikit-learn) or 0 normal / 1 anomaly (PyOD; an all-1 ``y_true`` marks no outlier),
+        or any labels with ``pos_label``.
+    X : array-like of shape (n_samples, n_features), default=None
+        The samples, needed when ``scores`` holds estimators.
+    higher_score : {"inlier", "anomaly"}, default="inlier"
+        What a higher array score means: "inlier" for ``score_samples`` /
+        ``decision_function`` of scikit-learn outlier detectors (and COREL's), "anomaly" for
+        PyOD's ``decision_function`` or ``decision_scores_``.
+    pos_label : scalar, default=None
+        The label of the inliers in ``y_true``; every other label is an outlier. None reads
+        ``y_true`` as above.
     ax : matplotlib.axes.Axes, default=None
         Where to draw; a new figure when None.
 
@@ -426,30 +535,49 @@ def plot_roc_curves(scores, is_inlier, *, ax=None):
     >>> ax = plot_roc_curves({"perfect": [0.9, 0.8, 0.1]}, [True, True, False])
     >>> ax.get_legend().get_texts()[0].get_text()
     'perfect (AUROC 1.000)'
+    >>> ax = plot_roc_curves({"PyOD-like": [0.1, 0.2, 0.9]}, [0, 0, 1], higher_score="anomaly")
+    >>> ax.get_legend().get_texts()[0].get_text()
+    'PyOD-like (AUROC 1.000)'
     """
     from sklearn.metrics import roc_auc_score, roc_curve
 
+    from corel_sklearn._warnings import warn
+
     if not isinstance(scores, dict) or not scores:
         raise ValueError(
-            "scores must be a non-empty dict {method name: scores, higher = more normal}; "
+            "scores must be a non-empty dict {method name: scores or fitted detector}; "
             f"got {type(scores).__name__}."
         )
-    is_inlier = np.asarray(is_inlier)
-    if is_inlier.dtype != bool:
+    if higher_score not in ("inlier", "anomaly"):
         raise ValueError(
-            f"is_inlier must be boolean (True = inlier), got dtype {is_inlier.dtype}; e.g. "
-            "pass y_test == normal_class."
+            f"higher_score must be 'inlier' or 'anomaly', got {higher_score!r}."
+        )
+    is_inlier, labels_read_as = _inlier_labels(y_true, pos_label)
+    if is_inlier.all() or not is_inlier.any():
+        raise ValueError(
+            f"y_true must contain both inliers and outliers; got {int(is_inlier.sum())} "
+            f"inliers among {is_inlier.size} samples."
         )
     ax = _axes(ax, figsize=(5.0, 5.0))
-    for i, (name, score) in enumerate(scores.items()):
-        score = np.asarray(score, dtype=float)
+    for i, (name, value) in enumerate(scores.items()):
+        score = _inlier_scores(name, value, X, higher_score)
         if score.shape != is_inlier.shape:
             raise ValueError(
-                f"scores[{name!r}] has shape {score.shape}, is_inlier {is_inlier.shape}: one "
+                f"scores[{name!r}] has shape {score.shape}, y_true {is_inlier.shape}: one "
                 "score per sample is needed."
             )
         fpr, tpr, _ = roc_curve(is_inlier, score)
         auroc = roc_auc_score(is_inlier, score)
+        if auroc < 0.5:
+            reading = ("the detector's type" if _is_detector(value) else
+                       f"higher_score={higher_score!r}")
+            warn(
+                f"plot_roc_curves: {name!r} ranks below chance (AUROC {auroc:.3f}), its scores "
+                f"oriented by {reading} and y_true read as {labels_read_as}. If the scores "
+                "are higher for anomalies (PyOD's decision_function), pass "
+                "higher_score='anomaly' or the fitted detector with X=.",
+                UserWarning,
+            )
         ax.plot(fpr, tpr, color=f"C{i % 10}", label=f"{name} (AUROC {auroc:.3f})")
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=0.8, label="chance")
     ax.set_xlim(0, 1)

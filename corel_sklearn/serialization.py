@@ -6,11 +6,14 @@
   for the model (and each step of a Pipeline) its class, its parameters and its fitted
   attributes that are numbers, strings or lists of them;
 * ``weights.safetensors``: every array (anchors, offsets, the network's weights) as a
-  ``safetensors`` tensor, stored on the CPU.
+  ``safetensors`` tensor, stored on the CPU, uncompressed in the zip.
 
 :func:`load` reads it back. It only builds the classes it knows (``TopoAutoencoder``,
 ``BallCountOneClass``, ``ClasswiseBallCount`` and scikit-learn's ``Pipeline`` of them), from
 plain JSON and raw tensor bytes, so loading a file runs no code from it, unlike ``pickle``.
+It reads a file as untrusted input: sizes are checked before anything is inflated, and every
+setting, fitted attribute and weight is checked against what such a model holds; a damaged or
+crafted file gives one ``ValueError`` naming the file and the problem.
 A ``TopoAutoencoder`` network is rebuilt from the model's own parameters and its weights are
 loaded into it; a network given as a callable ``architecture`` is code and is not saved (use
 pickle or skops for such a model, trusting the function).
@@ -23,6 +26,7 @@ pickled) are refused with a clear error unless loaded inside :func:`trust_legacy
 
 import json
 import math
+import os
 import warnings
 import zipfile
 
@@ -31,6 +35,14 @@ import torch
 
 from corel_sklearn._device import loadable_device, resolve_device
 from corel_sklearn._files import atomic_write
+from corel_sklearn._model_file import (
+    FITTED_ATTRIBUTES,
+    DamagedModelFile,
+    check_fitted_attributes,
+    check_network_weights,
+    check_pipeline,
+    decode,
+)
 from corel_sklearn._weights import UnsafeModelFileError, trust_legacy_pickles
 
 __all__ = ["FORMAT_VERSION", "UnsafeModelFileError", "load", "save", "trust_legacy_pickles"]
@@ -56,7 +68,7 @@ def _import_safetensors():
 def _model_classes():
     from sklearn.pipeline import Pipeline
 
-    from corel_sklearn import BallCountOneClass, ClasswiseBallCount, TopoAutoencoder
+    from corel_sklearn.estimators import BallCountOneClass, ClasswiseBallCount, TopoAutoencoder
 
     return {cls.__name__: cls for cls in
             (TopoAutoencoder, BallCountOneClass, ClasswiseBallCount, Pipeline)}
@@ -111,7 +123,9 @@ def save(estimator, path):
         file, "w", compression=zipfile.ZIP_DEFLATED
     ) as archive:
         archive.writestr(_CONFIG, text)
-        archive.writestr(_WEIGHTS, weights)
+        # Stored, not deflated: float weights barely compress, and load then knows that the
+        # weights inflate to exactly their stored size.
+        archive.writestr(_WEIGHTS, weights, compress_type=zipfile.ZIP_STORED)
 
 
 def _version():
@@ -171,6 +185,13 @@ def _describe(estimator, prefix, tensors):
             arrays.append(key)
         else:
             attributes[key] = _encode(value, key)
+    unknown = sorted(set(attributes).union(arrays) - set(FITTED_ATTRIBUTES[name][0]))
+    if unknown:  # load would refuse the file: say so now, while the model is still here
+        raise TypeError(
+            f"This {name} has the fitted attributes {unknown}, which the model file format "
+            "does not know (corel_sklearn._model_file.FITTED_ATTRIBUTES); save it with "
+            "skops.io.dump or pickle."
+        )
     return {"class": name, "params": _encode(params, "params"), "attributes": attributes,
             "arrays": arrays}
 
@@ -204,9 +225,26 @@ def _encode(value, what):
 
 # ---------------------------------------------------------------------------------- load
 
+# A model file is untrusted input: what ``load`` may inflate is bounded before it inflates it.
+# The config is JSON settings (kilobytes; about 330 bytes per epoch of history_).
+_MAX_CONFIG_BYTES = 32 * 2**20
+# ``save`` stores the weights uncompressed; a compressed member (files of earlier versions:
+# float weights deflate by about 10 %) may inflate freely up to this size, and beyond it to at
+# most this many times its stored size: a decompression bomb inflates a thousand times.
+_FREE_INFLATION_BYTES = 32 * 2**20
+_MAX_INFLATION_RATIO = 16
+_READ_CHUNK = 2**20
+_MAX_PIPELINE_DEPTH = 8
+
 
 def load(path, *, device=None):
     """Load a model written by :func:`save`; no code from the file is run.
+
+    The file is read as untrusted input: the sizes its zip header declares are checked before
+    anything is inflated (a small file cannot cost gigabytes), and its settings, fitted
+    attributes and weights are checked against what a model of its class holds (types, shapes,
+    finite values) before the model is built. Whatever is wrong gives one ``ValueError`` naming
+    the file and the problem; nothing is half-loaded.
 
     Parameters
     ----------
@@ -224,62 +262,197 @@ def load(path, *, device=None):
     Raises
     ------
     ValueError
-        If the file is not such a zip, is damaged, names a class this module does not build,
-        or was written by a newer format version.
+        If the file is not such a zip, is damaged or truncated, would inflate far beyond its
+        size, names a class this module does not build, holds settings or fitted attributes
+        such a model cannot have (wrong types or shapes, NaN weights, a Pipeline with
+        ``memory`` or foreign steps), or was written by a newer format version.
+    OSError
+        If the file cannot be opened.
     """
     st = _import_safetensors()
+    device = None if device is None else resolve_device(device)
+    name = os.fspath(path)
+    with open(name, "rb") as file:  # a missing or unreadable file is an OSError, as for open
+        try:
+            return _load(file, st, device)
+        except DamagedModelFile as exc:
+            problem = str(exc)
+        except MemoryError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a file is data: whatever it breaks is damage
+            detail = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+            problem = (f"it is damaged or not such a model file ({type(exc).__name__}: "
+                       f"{detail[:500] or 'no detail'})")
+    raise ValueError(f"{name!r} cannot be loaded: {problem}")
+
+
+def _load(file, st, device):
     try:
-        with zipfile.ZipFile(path) as archive:
-            config = json.loads(archive.read(_CONFIG))
-            weights = archive.read(_WEIGHTS)
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(
-            f"{path!r} is not a model file written by corel_sklearn.serialization.save "
-            f"(a zip with {_CONFIG} and {_WEIGHTS}): {exc}"
+        archive = zipfile.ZipFile(file)
+    except zipfile.BadZipFile as exc:
+        raise DamagedModelFile(
+            f"it is not a model file written by corel_sklearn.serialization.save (a zip with "
+            f"{_CONFIG} and {_WEIGHTS}): {exc}"
         ) from None
-    if not isinstance(config, dict) or config.get("format") != FORMAT_NAME:
-        raise ValueError(f"{path!r}: {_CONFIG} does not describe a {FORMAT_NAME} file.")
-    version = config.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ValueError(
-            f"{path!r} has format version {version!r}; this corel-sklearn ({_version()}) "
-            f"reads up to {FORMAT_VERSION}. Upgrade corel-sklearn."
-        )
+    with archive:
+        members = {}
+        for info in archive.infolist():
+            if info.filename in (_CONFIG, _WEIGHTS):
+                if info.filename in members:
+                    raise DamagedModelFile(f"it holds {info.filename} twice.")
+                members[info.filename] = info
+        missing = [member for member in (_CONFIG, _WEIGHTS) if member not in members]
+        if missing:
+            raise DamagedModelFile(
+                f"it is not a model file written by corel_sklearn.serialization.save (a zip "
+                f"with {_CONFIG} and {_WEIGHTS}): {missing[0]} is missing."
+            )
+        config_info, weights_info = members[_CONFIG], members[_WEIGHTS]
+        # Sizes first, from the zip's directory: nothing is inflated beyond these bounds.
+        file_size = os.fstat(file.fileno()).st_size
+        for info in (config_info, weights_info):
+            if info.compress_size > file_size:
+                raise DamagedModelFile(
+                    f"its {info.filename} claims {info.compress_size} stored bytes in a file "
+                    f"of {file_size}: the file is truncated or damaged."
+                )
+        if config_info.file_size > _MAX_CONFIG_BYTES:
+            raise DamagedModelFile(
+                f"its {_CONFIG} declares {config_info.file_size} bytes; a model's settings "
+                f"take kilobytes (at most {_MAX_CONFIG_BYTES} are read)."
+            )
+        weights_limit = max(_FREE_INFLATION_BYTES,
+                            _MAX_INFLATION_RATIO * weights_info.compress_size)
+        if weights_info.file_size > weights_limit:
+            raise DamagedModelFile(
+                f"its {_WEIGHTS} would inflate from {weights_info.compress_size} to "
+                f"{weights_info.file_size} bytes, more than {_MAX_INFLATION_RATIO} times: a "
+                "decompression bomb, not weights (save stores weights uncompressed)."
+            )
+        config = _parse_config(_read_member(archive, config_info))
+        weights = _read_member(archive, weights_info)
     try:
         tensors = st.load(weights)
-    except Exception as exc:
-        raise ValueError(f"{path!r}: {_WEIGHTS} is damaged: {exc}") from None
-    device = None if device is None else resolve_device(device)
+    except Exception as exc:  # noqa: BLE001 - safetensors' own error types
+        raise DamagedModelFile(f"its {_WEIGHTS} is damaged: {exc}") from None
+    del weights
+    used, networks = set(), []
+    model = _build(config["model"], "model", tensors, device, used, networks)
+    for estimator, weights, prefix in networks:
+        _check_loaded_weights(estimator.module_, weights, prefix)
+    unused = sorted(set(tensors) - used)
+    if unused:
+        raise DamagedModelFile(f"its {_WEIGHTS} holds tensors no part of the model uses: "
+                               f"{unused[:5]}.")
+    return model
+
+
+def _read_member(archive, info):
+    """The bytes of a zip member, inflated chunk by chunk up to its declared size.
+
+    ``ZipFile.read`` inflates a member in one call, whatever its header declares; reading in
+    chunks keeps memory at the declared size, which was checked, and zipfile stops there and
+    checks the CRC.
+    """
+    chunks = []
+    with archive.open(info) as member:
+        while chunk := member.read(_READ_CHUNK):
+            chunks.append(chunk)
+    data = b"".join(chunks)
+    if len(data) != info.file_size:
+        raise DamagedModelFile(f"its {info.filename} is truncated ({len(data)} of "
+                               f"{info.file_size} bytes).")
+    return data
+
+
+def _refuse_constant(name):
+    raise ValueError(f"the JSON constant {name} (save writes non-finite floats tagged)")
+
+
+def _parse_config(text):
     try:
-        return _build(config["model"], "model", tensors, device)
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise ValueError(f"{path!r}: {_CONFIG} is malformed ({type(exc).__name__}: {exc}).") \
-            from None
+        config = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise DamagedModelFile(f"its {_CONFIG} is nested too deeply to be a model's "
+                               "settings.") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, huge int literals
+        raise DamagedModelFile(
+            f"it is not a model file written by corel_sklearn.serialization.save (a zip with "
+            f"{_CONFIG} and {_WEIGHTS}): {_CONFIG} is not JSON: {exc}"
+        ) from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT_NAME:
+        raise DamagedModelFile(f"its {_CONFIG} does not describe a {FORMAT_NAME} file.")
+    version = config.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version > FORMAT_VERSION \
+            or version < 1:
+        raise DamagedModelFile(
+            f"it has format version {version!r:.40}; this corel-sklearn ({_version()}) reads "
+            f"up to {FORMAT_VERSION}. Upgrade corel-sklearn."
+        )
+    if "model" not in config:
+        raise DamagedModelFile(f"its {_CONFIG} describes no model.")
+    return config
 
 
-def _build(description, prefix, tensors, device):
+def _build(description, prefix, tensors, device, used, networks, depth=0):
+    """The model of ``description``, checked before it is built.
+
+    ``used`` collects the names of the tensors it took, ``networks`` its networks, checked by
+    :func:`_check_loaded_weights` once built.
+    """
     classes = _model_classes()
+    if not isinstance(description, dict) or not isinstance(description.get("class"), str):
+        raise DamagedModelFile(f"{prefix} is not a model description.")
     name = description["class"]
     if name not in classes:
-        raise ValueError(f"The file names a class {name!r}; only {sorted(classes)} are built.")
-    params = _decode(description["params"])
+        raise DamagedModelFile(
+            f"the file names a class {name!r:.80}; only {sorted(classes)} are built."
+        )
+    expected = {"class", "params", "steps"} if name == "Pipeline" else {
+        "class", "params", "attributes", "arrays"}
+    if set(description) != expected:
+        raise DamagedModelFile(f"{prefix} ({name}) has the entries {sorted(description)[:6]}; "
+                               f"a saved {name} has {sorted(expected)}.")
+    params = decode(description["params"], f"{prefix}.params")
+    if not isinstance(params, dict):
+        raise DamagedModelFile(f"{prefix}.params is not a dict of parameters.")
     if name == "Pipeline":
+        if depth >= _MAX_PIPELINE_DEPTH:
+            raise DamagedModelFile(f"{prefix} nests Pipelines deeper than "
+                                   f"{_MAX_PIPELINE_DEPTH} levels.")
         steps = []
-        for i, (step_name, step) in enumerate(description["steps"]):
+        for i, (step_name, step) in enumerate(
+                check_pipeline(params, description["steps"], prefix)):
             if isinstance(step, dict):
-                step = _build(step, f"{prefix}.steps.{i}", tensors, device)
+                step = _build(step, f"{prefix}.steps.{i}", tensors, device, used, networks,
+                              depth + 1)
             steps.append((step_name, step))
-        return classes[name](steps, **params)
-    estimator = classes[name](**params)
-    attributes = {key: _decode(value) for key, value in description["attributes"].items()}
+        return _construct(classes[name], params, prefix, steps)
+    estimator = _construct(classes[name], params, prefix)
+    if not isinstance(description["attributes"], dict) or not isinstance(
+            description["arrays"], list):
+        raise DamagedModelFile(f"{prefix}: attributes must be a dict and arrays a list.")
+    attributes = {key: decode(value, f"{prefix}.{key}")
+                  for key, value in description["attributes"].items()}
     for key in [*attributes, *description["arrays"]]:
         if not (isinstance(key, str) and key.endswith("_") and not key.startswith("_")):
-            raise ValueError(f"The file sets {key!r}, which is not a fitted attribute.")
+            raise DamagedModelFile(f"the file sets {key!r:.80}, which is not a fitted "
+                                   "attribute.")
     for key in description["arrays"]:
-        attributes[key] = tensors[f"{prefix}.{key}"].numpy()
+        tensor_name = f"{prefix}.{key}"
+        if key in attributes or tensor_name not in tensors:
+            problem = "is also set in the config" if key in attributes else "has no tensor"
+            raise DamagedModelFile(f"{prefix}.{key} is listed as an array but {problem}.")
+        attributes[key] = tensors[tensor_name].numpy()
+        used.add(tensor_name)
     weights_prefix = f"{prefix}.module_."
     weights = {key[len(weights_prefix):]: tensor for key, tensor in tensors.items()
                if key.startswith(weights_prefix)}
+    used.update(weights_prefix + key for key in weights)
+    attributes = check_fitted_attributes(name, estimator, attributes, bool(weights), prefix)
+    check_network_weights(weights, prefix)
+    if weights:
+        networks.append((estimator, weights, prefix))
     if "device_" in attributes:
         attributes["device_"] = str(device if device is not None
                                     else loadable_device(attributes["device_"]))
@@ -292,19 +465,25 @@ def _build(description, prefix, tensors, device):
     return estimator
 
 
-def _decode(value):
-    if isinstance(value, list):
-        return [_decode(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    if "__tuple__" in value:
-        return tuple(_decode(v) for v in value["__tuple__"])
-    if "__float__" in value:
-        return float(value["__float__"])
-    if "__device__" in value:
-        return torch.device(value["__device__"])
-    if "__dict__" in value:
-        return {k: _decode(v) for k, v in value["__dict__"].items()}
-    if "__strings__" in value:
-        return np.asarray(value["__strings__"], dtype=np.dtype(value["dtype"]))
-    raise TypeError(f"unknown tagged value {sorted(value)}")
+def _construct(cls, params, prefix, steps=None):
+    """``cls(**params)``, its parameters checked by the class's own constraints."""
+    try:
+        estimator = cls(**params) if steps is None else cls(steps, **params)
+    except TypeError as exc:
+        raise DamagedModelFile(f"{prefix} has parameters a {cls.__name__} does not take: "
+                               f"{exc}") from None
+    try:
+        estimator._validate_params()  # scikit-learn's check against _parameter_constraints
+    except (TypeError, ValueError) as exc:
+        raise DamagedModelFile(f"{prefix} has invalid parameters: {exc}") from None
+    if steps is None and params.get("callbacks"):
+        raise DamagedModelFile(f"{prefix} has callbacks, which save never writes.")
+    return estimator
+
+
+def _check_loaded_weights(module, weights, prefix):
+    # load_state_dict checks names and shapes, and casts dtypes silently: refuse a cast.
+    for key, tensor in module.state_dict().items():
+        if tensor.dtype != weights[key].dtype:
+            raise DamagedModelFile(f"{prefix}.module_.{key} is {weights[key].dtype}; the "
+                                   f"network holds {tensor.dtype}.")

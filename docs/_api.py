@@ -40,19 +40,25 @@ SECTIONS = [
 
 
 def public_objects(module_name):
-    """``(classes, functions)`` named in the module's ``__all__``; None if not importable."""
+    """``(classes, functions, data)`` named in the module's ``__all__``; None if not importable.
+
+    ``data`` are the constants (registries, tuples of names), so that a docstring's
+    ``:data:`METHODS``` has a target.
+    """
     try:
         module = importlib.import_module(module_name)
     except ImportError:
         return None
-    classes, functions = [], []
+    classes, functions, data = [], [], []
     for name in getattr(module, "__all__", []):
         obj = getattr(module, name, None)
         if inspect.isclass(obj):
             classes.append(name)
         elif inspect.isfunction(obj) or inspect.isbuiltin(obj) or callable(obj):
             functions.append(name)
-    return classes, functions
+        elif not name.startswith("__"):
+            data.append(name)
+    return classes, functions, data
 
 
 HEADER = """\
@@ -74,12 +80,15 @@ def api_rst():
         objects = public_objects(module_name)
         if not objects or not any(objects):
             continue
-        classes, functions = objects
+        classes, functions, data = objects
         heading = f"{title}: ``{module_name}``"
-        parts += [heading, "-" * len(heading), "", blurb, "",
+        # .. module:: is the target of :mod: references; the blurb is its synopsis
+        parts += [heading, "-" * len(heading), "", f".. module:: {module_name}",
+                  f"   :synopsis: {blurb}", "", blurb, "",
                   f".. currentmodule:: {module_name}", ""]
-        # classes use _templates/autosummary/class.rst (their methods on the same page)
-        for names in (classes, functions):
+        # classes use _templates/autosummary/class.rst (their methods on the same page);
+        # constants _templates/autosummary/base.rst (their docstring, not their value)
+        for names in (classes, functions, data):
             if names:
                 parts += [".. autosummary::", "   :toctree: generated", ""]
                 parts += [f"   {name}" for name in names] + [""]

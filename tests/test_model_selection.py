@@ -310,9 +310,20 @@ def test_grid_search_encoder_parameter_with_cached_pipeline(tmp_path):
     grid = {"enc__connectivity_weight": [0.0, 20.0], "oc__radius": [1.0, 2.0]}
     search = GridSearchCV(pipe, grid, cv=OneClassKFold(2), scoring=make_anomaly_scorer(),
                           refit=False).fit(X, y)
-    scores = search.cv_results_["mean_test_score"]
-    assert scores.shape == (4,) and np.isfinite(scores).all() and (scores >= 0).all()
     assert any(tmp_path.rglob("output.pkl"))  # encoders were cached and reused across radii
+    # Each candidate's score is the mean over folds of the AUROC of an encoder fitted on the
+    # fold's (inlier-only) training samples and a ball-count model on their codes.
+    cv = OneClassKFold(2)
+    for j, params in enumerate(search.cv_results_["params"]):
+        aurocs = []
+        for train, test in cv.split(X, y):
+            encoder = tiny_encoder(connectivity_weight=params["enc__connectivity_weight"]).fit(
+                X[train])
+            model = BallCountOneClass(n_branches=2, radius=params["oc__radius"]).fit(
+                encoder.transform(X[train]))
+            aurocs.append(roc_auc_score(y[test], -model.decision_function(
+                encoder.transform(X[test]))))
+        assert search.cv_results_["mean_test_score"][j] == pytest.approx(np.mean(aurocs))
 
 
 @pytest.mark.parametrize("convention", ["sklearn", "pyod"])
@@ -410,7 +421,6 @@ def test_fit_on_inliers_around_a_pyod_detector_is_scored_as_pyod():
 def test_refit_on_outlier_labels_warns_unless_wrapped():
     # GridSearchCV(refit=True) hands the refit all of X and y: the unwrapped model warns that it
     # takes the labelled outliers in; FitOnInliers drops them and nothing is said.
-    from corel_sklearn import TopoAutoencoder
     from corel_sklearn.model_selection import FitOnInliers
 
     X, y = one_class_data(seed=11)
@@ -427,6 +437,112 @@ def test_refit_on_outlier_labels_warns_unless_wrapped():
                      scoring=make_anomaly_scorer()).fit(X, y)
         BallCountOneClass(n_branches=2).fit(X, np.arange(len(X)) % 3)  # not outlier labels
         BallCountOneClass(n_branches=2).fit(X[y == 0], y[y == 0])  # inliers only
-    with pytest.warns(UserWarning, match="TopoAutoencoder.fit ignores y"):
-        TopoAutoencoder(hidden_layer_sizes=(8,), n_branches=2, branch_dim=2, batch_size=20,
-                        max_epochs=1, random_state=0).fit(X.astype(np.float32), y)
+    # the one label reader: only 1s mark no outlier, only -1s are all outliers
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        BallCountOneClass(n_branches=2).fit(X[:10], np.ones(10, dtype=int))
+    with pytest.warns(UserWarning, match="marks 10 of its 10 samples"):
+        BallCountOneClass(n_branches=2).fit(X[:10], -np.ones(10, dtype=int))
+
+
+# ------------------------------------------------- the score direction comes from the type
+
+
+class _InlierIsOneDetector(BaseEstimator):
+    """A home-made detector without scikit-learn's outlier tag: predict gives 1 = inlier, 0 =
+    outlier, decision_function is higher for more normal samples."""
+
+    def fit(self, X, y=None):
+        self.center_ = X.mean(0)
+        return self
+
+    def decision_function(self, X):
+        return 3.0 - np.abs(X - self.center_).sum(1)
+
+    def predict(self, X):
+        return (self.decision_function(X) >= 0).astype(int)
+
+
+def test_scorer_does_not_read_the_direction_from_a_classifiers_0_1_labels():
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = one_class_data(seed=13)
+    X_abs = np.abs(X)  # the outliers lie far from 0 in some coordinate: linearly separable
+    is_normal = (y == 0).astype(int)  # the classifier learns "1 = normal"
+    classifier = LogisticRegression().fit(X_abs, is_normal)
+    true_auroc = roc_auc_score(y, -classifier.decision_function(X_abs))
+    assert true_auroc > 0.95  # read as PyOD's 0/1, the scorer used to report 1 - this
+    with pytest.raises(ValueError, match="Cannot tell whether higher scores of "
+                                         "LogisticRegression"):
+        make_anomaly_scorer()(classifier, X_abs, y)
+    with pytest.raises(ValueError, match="Cannot tell"):
+        anomaly_scores(make_pipeline(StandardScaler(), LogisticRegression()).fit(
+            X_abs, is_normal), X_abs)
+    assert make_anomaly_scorer(higher_score="inlier")(classifier, X_abs, y) == true_auroc
+
+    detector = _InlierIsOneDetector().fit(X[y == 0])
+    assert set(np.unique(detector.predict(X))) == {0, 1}
+    with pytest.raises(ValueError, match="Cannot tell whether higher scores of "
+                                         "_InlierIsOneDetector"):
+        make_anomaly_scorer()(detector, X, y)
+    assert make_anomaly_scorer(higher_score="inlier")(detector, X, y) == roc_auc_score(
+        y, -detector.decision_function(X)) > 0.9
+
+
+class _TaggedByAttribute(_InlierIsOneDetector):
+    """Declares itself an outlier detector the old way, with ``_estimator_type``."""
+
+    _estimator_type = "outlier_detector"
+
+    def predict(self, X):
+        return np.where(self.decision_function(X) >= 0, 1, -1)
+
+
+def test_scorer_reads_an_outlier_detector_declared_by_estimator_type():
+    X, y = one_class_data(seed=14)
+    detector = _TaggedByAttribute().fit(X[y == 0])
+    assert make_anomaly_scorer()(detector, X, y) == roc_auc_score(
+        y, -detector.decision_function(X)) > 0.9
+
+
+@pytest.mark.parametrize("name", ["IsolationForest", "LocalOutlierFactor", "OneClassSVM"])
+def test_scorer_reads_scikit_learn_outlier_detectors_inside_pipelines(name):
+    from sklearn.neighbors import LocalOutlierFactor
+    from sklearn.svm import OneClassSVM
+
+    make = {"IsolationForest": lambda: IsolationForest(random_state=0),
+            "LocalOutlierFactor": lambda: LocalOutlierFactor(novelty=True),
+            "OneClassSVM": lambda: OneClassSVM(gamma=0.05)}[name]
+    X, y = one_class_data(seed=15, spread=2.0)
+    for model in (make().fit(X[y == 0]),
+                  make_pipeline(StandardScaler(), make()).fit(X[y == 0])):
+        auroc = roc_auc_score(y, -model.decision_function(X))  # scikit-learn: higher = normal
+        assert auroc > 0.9
+        for labels in (y, np.where(y == 1, -1, 1)):
+            assert make_anomaly_scorer()(model, X, labels) == auroc
+        np.testing.assert_array_equal(anomaly_scores(model, X), -model.decision_function(X))
+
+
+# ------------------------------------------------------- one meaning of an all-1 y
+
+
+def test_an_all_one_y_marks_no_outlier_everywhere():
+    from corel_sklearn.model_selection import FitOnInliers
+
+    X, y = one_class_data(seed=16)
+    ones = np.ones(len(y), dtype=int)
+    np.testing.assert_array_equal(inlier_mask(ones), np.ones(len(y), dtype=bool))
+    np.testing.assert_array_equal(inlier_mask(ones, "pyod"), np.zeros(len(y), dtype=bool))
+    with pytest.raises(ValueError, match="all 1, which names no convention"):
+        detect_label_convention(ones)
+    assert FitOnInliers(BallCountOneClass(n_branches=2)).fit(X, ones).n_inliers_ == len(y)
+    with pytest.raises(ValueError, match="needs at least 3 outliers.*got 0 .*only of 1s"):
+        next(OneClassKFold(3).split(X, ones))
+    model = BallCountOneClass(n_branches=2).fit(X[y == 0])
+    with pytest.raises(ValueError, match="only inliers .*only of 1s.*label_convention='pyod'"):
+        make_anomaly_scorer()(model, X, ones)
+    with pytest.raises(ValueError, match="only anomalies"):
+        make_anomaly_scorer(label_convention="pyod")(model, X, ones)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        BallCountOneClass(n_branches=2).fit(X, ones)

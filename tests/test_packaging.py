@@ -92,3 +92,107 @@ def test_readme_links_work_on_pypi():
     assert relative == []
     # documentation links point at the site that setup.cfg declares
     assert any(link.startswith(DOCS_URL) for link in links)
+
+
+def _extras():
+    extras = _setup_cfg()["options.extras_require"]
+    return {name: [line.strip() for line in extras[name].strip().splitlines()]
+            for name in extras}
+
+
+def _requirement_name(line):
+    return re.split(r"[<>=!;\[ ]", line, maxsplit=1)[0].lower()
+
+
+def test_only_the_gpu_extra_installs_triton():
+    # triton is a 1 GB download that a CPU-only install does not need
+    extras = _extras()
+    pulls_triton = [name for name, lines in extras.items()
+                    if "triton" in map(_requirement_name, lines)]
+    assert pulls_triton == ["gpu"]
+    (triton,) = extras["gpu"]
+    assert 'platform_system == "Linux"' in triton  # triton has Linux wheels only
+
+
+def test_data_notebook_and_all_extras():
+    extras = {name: set(map(_requirement_name, lines)) for name, lines in _extras().items()}
+    assert extras["data"] == {"pooch"}
+    assert {"jupyterlab", "nbconvert", "ipywidgets", "ipykernel"} <= extras["notebook"]
+    assert "pooch" in extras["test"]  # the fetchers' download tests need it
+    user_extras = ("plot", "experiments", "notebook", "data", "io", "dask", "pyod")
+    assert set().union(*(extras[name] for name in user_extras)) == extras["all"]
+
+
+def _changelog_versions():
+    from packaging.version import InvalidVersion, Version
+
+    headings = re.findall(r"^## (\S+)", _read("CHANGELOG.md"), re.MULTILINE)
+    versions = []
+    for heading in headings:
+        try:
+            versions.append(Version(heading))
+        except InvalidVersion:
+            versions.append(None)  # "Unreleased"
+    return versions
+
+
+def test_version_matches_the_changelog():
+    from packaging.version import Version
+
+    import corel_sklearn
+
+    version = Version(corel_sklearn.__version__)  # a valid PEP 440 version
+    versions = _changelog_versions()
+    released = [v for v in versions if v is not None and not v.is_devrelease]
+    if versions[0] is not None and not versions[0].is_devrelease:
+        assert version == versions[0]  # a release: the newest section is its own
+    else:
+        # unreleased work on top: a development version after every released one
+        assert version.is_devrelease and all(version > v for v in released), version
+
+
+def _code_blocks(text, language):
+    return re.findall(rf"```{language}\n(.*?)```", text, re.DOTALL)
+
+
+def test_readme_first_install_command_works_without_a_release():
+    readme = _read("README.md")
+    install = readme[readme.index("## Install"):]
+    commands = [line.split("#")[0].strip()
+                for line in _code_blocks(install, "bash")[0].splitlines()]
+    first_pip = next(c for c in commands if "pip install" in c)
+    # from the checkout the block clones, not from an index where the package is not yet
+    assert first_pip.startswith('pip install ".') and "git clone" in commands[0], commands
+    # the index name is kept, said to be for after the first release
+    mentions = [m.start() for m in re.finditer(r"pip install \"?corel-sklearn[^\n`]*", readme)
+                if "git+" not in m.group()]  # a git URL works today
+    assert mentions
+    for at in mentions:
+        assert "after the first release" in readme[max(0, at - 200):at].lower()
+
+
+def test_readme_torch_snippet_runs_on_this_machine():
+    import torch
+
+    (snippet,) = [block for block in _code_blocks(_read("README.md"), "python")
+                  if "vr_persistence_l1" in block]
+    namespace = {}
+    exec(compile(snippet, "README.md", "exec"), namespace)  # noqa: S102
+    assert namespace["batch"].grad is not None
+    assert torch.isfinite(namespace["batch"].grad).all()
+
+
+# Pages whose owners are still replacing their ../shared paths (the lead empties this set).
+_SHARED_PATHS_NOT_YET = {"docs/results.md", "docs/experiments.md",
+                         "examples/03_tabular_odds.ipynb"}
+
+
+def test_user_pages_never_send_users_to_a_shared_folder():
+    # A user has no ../shared/data: the pages point at the fetchers and the data home.
+    pages = ["README.md", *(os.path.join("docs", name) for name in os.listdir(
+        os.path.join(ROOT, "docs")) if name.endswith(".md")),
+        *(os.path.join("examples", name) for name in os.listdir(
+            os.path.join(ROOT, "examples")) if name.endswith((".ipynb", ".py")))]
+    offenders = {page.replace(os.sep, "/") for page in pages
+                 if re.search(r"\.\./shared/|shared/data|shared/METHOD", _read(page))}
+    assert offenders <= _SHARED_PATHS_NOT_YET

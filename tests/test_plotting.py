@@ -1,4 +1,5 @@
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -227,7 +228,7 @@ def test_ball_counts_rejects_bad_input(rng):
 def test_roc_curves_match_sklearn(rng, tmp_path):
     is_inlier = np.arange(60) < 25
     good = is_inlier + rng.normal(0.0, 0.6, size=60)
-    scores = {"good": good, "random": rng.random(60)}
+    scores = {"good": good, "weak": rng.random(60) + 0.3 * is_inlier}
     ax = plotting.plot_roc_curves(scores, is_inlier)
     _render(ax, tmp_path, "roc")
     lines = ax.get_lines()
@@ -248,8 +249,14 @@ def test_roc_curve_hand_computed_auroc():
 
 
 def test_roc_curves_reject_bad_input():
-    with pytest.raises(ValueError, match="boolean"):
-        plotting.plot_roc_curves({"m": [1.0, 0.0]}, [1, -1])
+    with pytest.raises(ValueError, match="got the values.*pass pos_label"):
+        plotting.plot_roc_curves({"m": [1.0, 0.0, 0.5]}, [0, 1, 2])
+    with pytest.raises(ValueError, match="pos_label=3 .* is not among"):
+        plotting.plot_roc_curves({"m": [1.0, 0.0, 0.5]}, [0, 1, 2], pos_label=3)
+    with pytest.raises(ValueError, match="both inliers and outliers"):
+        plotting.plot_roc_curves({"m": [1.0, 0.0]}, [1, 1])
+    with pytest.raises(ValueError, match="higher_score must be"):
+        plotting.plot_roc_curves({"m": [1.0, 0.0]}, [True, False], higher_score="auto")
     with pytest.raises(ValueError, match="one score per sample"):
         plotting.plot_roc_curves({"m": [1.0, 0.0, 0.5]}, [True, False])
     with pytest.raises(ValueError, match="non-empty dict"):
@@ -260,3 +267,91 @@ def test_missing_matplotlib_names_the_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match=r"corel-sklearn\[plot\]"):
         plotting.plot_roc_curves({"m": [1.0, 0.0]}, [True, False])
+
+
+def _line_matches_display(line, is_inlier, inlier_score):
+    """The drawn curve equals scikit-learn's RocCurveDisplay with inliers positive."""
+    from sklearn.metrics import RocCurveDisplay
+
+    display = RocCurveDisplay.from_predictions(is_inlier, inlier_score)
+    np.testing.assert_array_equal(line.get_xdata(), display.fpr)
+    np.testing.assert_array_equal(line.get_ydata(), display.tpr)
+    plt.close(display.figure_)
+
+
+def test_roc_curves_read_the_label_conventions_roc_curve_display_takes(rng):
+    is_inlier = np.arange(40) < 25
+    score = is_inlier + rng.normal(0.0, 0.7, size=40)  # higher = more normal
+    auroc = roc_auc_score(is_inlier, score)
+    assert 0.6 < auroc < 0.99
+    readings = {"bool": ([is_inlier], {}), "pyod": ([np.where(is_inlier, 0, 1)], {}),
+                "sklearn": ([np.where(is_inlier, 1, -1)], {}),
+                "1 = inlier": ([is_inlier.astype(int)], {"pos_label": 1}),
+                "classes": ([np.where(is_inlier, "cat", "dog")], {"pos_label": "cat"}),
+                "digits": ([np.where(is_inlier, 8, np.arange(40) % 8)], {"pos_label": 8})}
+    for name, (args, kwargs) in readings.items():
+        ax = plotting.plot_roc_curves({name: score}, *args, **kwargs)
+        _line_matches_display(ax.get_lines()[0], is_inlier, score)
+        assert _legend_texts(ax)[0] == f"{name} (AUROC {auroc:.3f})"
+        plt.close(ax.figure)
+
+
+def test_roc_curves_never_plot_pyod_scores_inverted_without_a_word(rng):
+    pytest.importorskip("pyod")
+    from pyod.models.knn import KNN
+
+    X = np.vstack([rng.normal(0.0, 0.5, (40, 3)), rng.uniform(-4.0, 4.0, (10, 3))])
+    y = np.r_[np.zeros(40, dtype=int), np.ones(10, dtype=int)]  # PyOD: 1 = anomaly
+    detector = KNN().fit(X[:30])
+    anomaly = detector.decision_function(X)  # higher = more abnormal
+    auroc = roc_auc_score(y, anomaly)
+    assert auroc > 0.9
+    # PyOD's scores read as the default "higher = more normal": said, not silent
+    with pytest.warns(UserWarning, match=r"'KNN' ranks below chance \(AUROC 0\.0.*"
+                                         r"higher_score='anomaly'"):
+        plotting.plot_roc_curves({"KNN": anomaly}, y)
+    plt.close("all")
+    # oriented explicitly, or from the detector's type as make_anomaly_scorer does
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for kwargs in ({"scores": {"KNN": anomaly}, "higher_score": "anomaly"},
+                       {"scores": {"KNN": detector}, "X": X}):
+            ax = plotting.plot_roc_curves(y_true=y, **kwargs)
+            _line_matches_display(ax.get_lines()[0], y == 0, -anomaly)
+            assert _legend_texts(ax)[0] == f"KNN (AUROC {auroc:.3f})"
+            plt.close(ax.figure)
+
+
+def test_roc_curves_refuse_an_estimator_whose_direction_is_unknown(rng):
+    from sklearn.linear_model import LogisticRegression
+
+    X = rng.normal(size=(30, 2))
+    is_normal = (X[:, 0] > 0).astype(int)
+    classifier = LogisticRegression().fit(X, is_normal)
+    with pytest.raises(ValueError, match="Cannot tell whether higher scores of "
+                                         "LogisticRegression"):
+        plotting.plot_roc_curves({"lr": classifier}, is_normal == 1, X=X)
+    with pytest.raises(ValueError, match="pass X="):
+        plotting.plot_roc_curves({"forest": BallCountOneClass(n_branches=1).fit(X)},
+                                 is_normal == 1)
+
+
+def test_barcode_takes_its_branches_from_the_encoder_or_asks(rng):
+    codes = rng.normal(size=(20, 6))
+    with pytest.raises(ValueError, match="needs the number of latent branches"):
+        plotting.plot_barcode(codes)
+    with pytest.raises(ValueError, match="needs the number of latent branches"):
+        plotting.plot_death_time_histogram(codes)
+    encoder = TopoAutoencoder(n_branches=3, branch_dim=2, eta=1.5)
+    ax = plotting.plot_barcode(codes, encoder=encoder)
+    assert len(ax.collections) == 3  # one stack of bars per branch
+    for k, bars in enumerate(ax.collections):
+        ends = np.array(bars.get_segments())[:, 1, 0]
+        np.testing.assert_allclose(ends, _ripser_deaths(codes[:, 2 * k: 2 * k + 2]),
+                                   rtol=1e-6)
+    assert _legend_texts(ax)[-1] == "eta = 1.5"
+    ax = plotting.plot_death_time_histogram(codes, encoder=encoder, eta=2.0)
+    assert sum(patch.get_height() for patch in ax.patches) == 3 * 19
+    assert _legend_texts(ax)[-1] == "eta = 2"
+    with pytest.raises(ValueError, match="n_branches=2 but the encoder has n_branches=3"):
+        plotting.plot_barcode(codes, n_branches=2, encoder=encoder)

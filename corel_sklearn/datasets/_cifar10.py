@@ -28,13 +28,13 @@ def load_cifar10(path, *, subset="all", max_per_class=None):
 
     Two layouts are read:
 
-    * the python-pickle folder ``cifar-10-batches-py`` (what ``torchvision`` downloads):
-      ``data_batch_1`` ... ``data_batch_5``, ``test_batch`` and ``batches.meta``; rows keep
-      the original order;
+    * the python-pickle folder ``cifar-10-batches-py`` (what :func:`fetch_cifar10` and
+      ``torchvision`` download): ``data_batch_1`` ... ``data_batch_5``, ``test_batch`` and
+      ``batches.meta``; rows keep the original order;
     * a JPEG tree ``train/<class>/*.jpg`` and ``test/<class>/*.jpg``, as a folder or a zip
-      (optionally inside one top-level folder), such as ``shared/data/cifar10_jpg``. Class
-      labels are the sorted class-folder names (for CIFAR-10 this is the standard label
-      order); rows are grouped by class, files in name order within a class.
+      (optionally inside one top-level folder). Class labels are the sorted class-folder
+      names (for CIFAR-10 this is the standard label order); rows are grouped by class, files
+      in name order within a class.
 
     ``path`` may point at the pickle folder, the JPEG folder, the zip, or a folder holding
     one of them (``cifar-10-batches-py/`` or a single ``*.zip``).
@@ -66,7 +66,7 @@ def load_cifar10(path, *, subset="all", max_per_class=None):
 
     Notes
     -----
-    The JPEG copy in ``shared/data`` is lossy (PSNR about 30 dB against the original pixels).
+    A JPEG copy is lossy (about 30 dB PSNR against the original pixels for quality 75).
     """
     subset = check_subset(subset)
     if max_per_class is not None and int(max_per_class) < 1:

@@ -21,7 +21,7 @@ def load_odds(path):
     Parameters
     ----------
     path : str or path-like
-        The ``.mat`` file, e.g. ``shared/data/odds_pyod/cardio.mat``. MATLAB v7.3 (HDF5)
+        The ``.mat`` file, e.g. the data home's ``odds_pyod/cardio.mat``. MATLAB v7.3 (HDF5)
         files are not supported.
 
     Returns
@@ -69,7 +69,7 @@ def load_adbench(path):
     Parameters
     ----------
     path : str or path-like
-        The ``.npz`` file, e.g. ``shared/data/adbench_classical/6_cardio.npz``.
+        The ``.npz`` file, e.g. the data home's ``adbench_classical/6_cardio.npz``.
 
     Returns
     -------

@@ -1,9 +1,8 @@
 """What every corel-sklearn estimator shares: the link from its HTML repr to its API page, and
 the warning when a one-class fit is handed outlier labels it would ignore."""
 
-import warnings
-
-import numpy as np
+from corel_sklearn._outlier_labels import read_outlier_labels
+from corel_sklearn._warnings import warn
 
 # The documentation site; setup.cfg's project_urls["Documentation"] names the same address.
 DOCS_URL = "https://corel-sklearn.github.io/corel-sklearn/"
@@ -29,28 +28,27 @@ def warn_if_outlier_labels(estimator, y):
 
     ``GridSearchCV(refit=True)`` refits the best model on all of ``X`` with ``y``, even when
     :class:`~corel_sklearn.model_selection.OneClassKFold` kept the outliers out of every
-    training fold; the model would take them in silently. Only labels in one of the two outlier
-    conventions with both values present are recognised (+1/-1 of scikit-learn, 0/1 of PyOD).
+    training fold; the model would take them in silently. ``y`` is read by the package's one
+    label reader (:func:`~corel_sklearn.model_selection.inlier_mask`): +1/-1 of scikit-learn,
+    0/1 of PyOD, and a ``y`` made only of 1s marks no outlier. A ``y`` that is not outlier
+    labels in either convention (class labels, booleans, strings) is none of this method's
+    business and passes silently. For one-class estimators only: a transformer or classifier
+    fed 0/1 classes must not call it.
     """
     if y is None:
         return
     try:
-        labels = np.asarray(y)
-        values = set(np.unique(labels).tolist()) if labels.ndim == 1 else set()
-    except (TypeError, ValueError):
+        is_inlier, convention = read_outlier_labels(y)
+    except (TypeError, ValueError):  # not outlier labels
         return
-    if values == {-1, 1}:
-        n_outliers, convention = int(np.sum(labels == -1)), "-1 of +1/-1 labels"
-    elif values == {0, 1}:
-        n_outliers, convention = int(np.sum(labels == 1)), "1 of PyOD's 0/1 labels"
-    else:
+    if is_inlier.all():
         return
-    name = type(estimator).__name__
-    warnings.warn(
-        f"{name}.fit ignores y, but y marks {n_outliers} of its {labels.size} samples as "
-        f"outliers ({convention}): they are used for training like the others. To fit on the "
-        "inliers only (e.g. under GridSearchCV(refit=True) with OneClassKFold), wrap the model "
-        "in corel_sklearn.model_selection.FitOnInliers, or pass only the inliers.",
+    labels = "-1 of +1/-1 labels" if convention == "sklearn" else "1 of PyOD's 0/1 labels"
+    warn(
+        f"{type(estimator).__name__}.fit ignores y, but y marks {int((~is_inlier).sum())} of "
+        f"its {is_inlier.size} samples as outliers ({labels}): they are used for training like "
+        "the others. To fit on the inliers only (e.g. under GridSearchCV(refit=True) with "
+        "OneClassKFold), wrap the model in corel_sklearn.model_selection.FitOnInliers, or pass "
+        "only the inliers.",
         UserWarning,
-        stacklevel=4,  # past fit and scikit-learn's _fit_context wrapper
     )

@@ -16,6 +16,12 @@ and :func:`make_training_data` picks the source:
   or :class:`corel_sklearn.datasets.ImageFolder`): :class:`DatasetData`, which reads the
   samples of each batch with ``dataset[i]``.
 
+uint8 means 8-bit pixels in every container: a numpy array, a torch tensor (e.g. torchvision's
+``dataset.data``), a pandas DataFrame whose columns are all uint8, and each uint8 sample of a
+dataset are divided by 255, so the same pixels give the same codes whatever holds them. Other
+integer dtypes are used as they are. Data of other kinds (complex, datetime, timedelta, strings)
+is refused the same way in memory, in a memmap and in a dataset.
+
 Every source returns, for the same indices, exactly the tensor the in-memory float32 path
 returns for the same data (uint8 divided by 255 in float32 as ``np.divide`` does), so a fit on a
 memmap, on uint8 pixels or on a dataset is bit-identical on the CPU to the fit on the float32
@@ -70,20 +76,39 @@ class DatasetRows:
         samples = [_sample_array(self.dataset[int(i)], i, self.shape[1]) for i in indices]
         if not samples:
             return np.empty((0, self.shape[1]), dtype=np.float32)
-        dtype = np.uint8 if all(s.dtype == np.uint8 for s in samples) else np.float32
-        rows = np.stack([s.astype(dtype, copy=False) for s in samples])
+        if all(s.dtype == np.uint8 for s in samples):
+            rows = np.stack(samples)
+        else:  # a batch mixing pixels and floats: the pixels are scaled as they are alone
+            rows = np.stack([_pixels_to_float(s) if s.dtype == np.uint8 else s
+                             for s in samples])
         _check_finite(rows, f"dataset samples {int(indices[0])}..")
         return rows
 
 
+def _pixels_to_float(array):
+    """uint8 pixels as float32 in [0, 1], rounded exactly as the device-side division."""
+    return np.divide(array, np.float32(PIXEL_SCALE), dtype=np.float32)
+
+
+def _is_sample_target_pair(item):
+    """Whether ``dataset[i]`` returned ``(sample, target)``, as torch datasets do.
+
+    A tuple or list of two whose first element is an array, a tensor or a sequence (not a
+    number): ``(image, label)``. Two numbers are one sample with two values, and a 1-tuple
+    ``(sample,)`` (``TensorDataset(X)``) is that sample.
+    """
+    return (isinstance(item, (tuple, list)) and len(item) in (1, 2)
+            and np.ndim(item[0]) >= 1)
+
+
 def _sample_array(item, index, n_features=None):
     """``dataset[index]`` as a flat array; the first element of an (x, y) pair."""
-    if isinstance(item, (tuple, list)) and len(item) == 2:
+    if _is_sample_target_pair(item):
         item = item[0]
     if isinstance(item, torch.Tensor):
         item = item.detach().cpu().numpy()
     array = np.asarray(item)
-    if array.dtype.kind not in "uif":
+    if array.dtype.kind not in "buif":
         raise ValueError(
             f"dataset[{int(index)}] is {array.dtype} data; samples must be numeric arrays or "
             "tensors (uint8 pixels or floats), optionally as (sample, target) pairs."
@@ -100,6 +125,36 @@ def _sample_array(item, index, n_features=None):
 def _check_finite(rows, where):
     if rows.dtype != np.uint8 and not np.isfinite(rows).all():
         raise ValueError(f"Input contains NaN or infinity ({where}); samples must be finite.")
+
+
+def _check_kind(dtype, what):
+    """Refuse data that is not numbers: the same rule in memory, in a memmap, in a dataset."""
+    if dtype.kind not in "biufO":
+        # scikit-learn's wording for complex input first (its estimator checks look for it).
+        prefix = "Complex data not supported: " if dtype.kind == "c" else ""
+        raise ValueError(
+            f"{prefix}{what} has dtype {dtype}; TopoAutoencoder needs numbers (floats, ints, "
+            "bools, or uint8 pixels). Convert it first, e.g. X.astype('float32') for values you "
+            "mean as numbers."
+        )
+
+
+def _tensor_as_array(X):
+    """A torch tensor as a numpy array (a uint8 tensor stays uint8: pixels); else ``X``."""
+    if isinstance(X, torch.Tensor):
+        return X.detach().cpu().resolve_conj().resolve_neg().numpy()
+    return X
+
+
+def _is_uint8_frame(X):
+    """Whether ``X`` is a DataFrame whose columns are all uint8 (pixels, as a uint8 array).
+
+    A frame mixing uint8 with other columns is tabular data and is used as numbers.
+    """
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or not hasattr(X, "iloc") or len(dtypes) == 0:
+        return False
+    return all(isinstance(d, np.dtype) and d == np.uint8 for d in dtypes)
 
 
 def is_large_input(X):
@@ -132,6 +187,19 @@ def check_input(estimator, X, *, reset, ensure_min_samples=1):
             "shuffled exactly by random_state. Pass an np.memmap, an array, or a map-style "
             "dataset (len(dataset) and dataset[i], e.g. corel_sklearn.datasets.ImageFolder)."
         )
+    X = _tensor_as_array(X)
+    if _is_uint8_frame(X):
+        # Feature names are checked (or recorded) as for any DataFrame; the values stay pixels.
+        validate_data(estimator, X.iloc[:1].astype(np.float32), reset=reset)
+        X = np.ascontiguousarray(X.to_numpy(dtype=np.uint8))
+        if len(X) < ensure_min_samples:
+            raise ValueError(
+                f"Found array with {len(X)} sample(s) (shape={X.shape}) while a minimum of "
+                f"{ensure_min_samples} is required."
+            )
+        return X
+    if isinstance(X, np.ndarray):
+        _check_kind(X.dtype, "X")
     if not is_large_input(X):
         return validate_data(estimator, X, dtype=np.float32, order="C", reset=reset,
                              ensure_min_samples=ensure_min_samples)
@@ -141,6 +209,10 @@ def check_input(estimator, X, *, reset, ensure_min_samples=1):
                 f"Expected a 2-D array of shape (n_samples, n_features), got shape {X.shape}; "
                 "flatten each sample (images.reshape(len(images), -1))."
             )
+        if not isinstance(X, np.memmap):
+            # C order, as validate_data gives the float path: a strided view (a transposed
+            # tensor's numpy view) would be summed in another order and round differently.
+            X = np.ascontiguousarray(X)
         head = X[:1]
     else:
         if len(X) == 0:
@@ -153,8 +225,9 @@ def check_input(estimator, X, *, reset, ensure_min_samples=1):
             f"Found array with {len(X)} sample(s) (shape={X.shape}) while a minimum of "
             f"{ensure_min_samples} is required."
         )
-    # n_features_in_ (set or checked) from one row: the shape is all validate_data needs here.
-    validate_data(estimator, head.astype(np.float32), reset=reset)
+    # n_features_in_ (set or checked) from one row: the shape is all validate_data needs here;
+    # the dtype rules are the in-memory ones (complex refused, not cast with a warning).
+    validate_data(estimator, head, dtype=np.float32, reset=reset)
     return X
 
 

@@ -17,7 +17,7 @@ TABULAR_HIDDEN = 128
 TABULAR_BATCH_SIZE = 100
 
 
-def tabular_encoder(n_samples, n_features, *, random_state=None, n_steps="auto"):
+def tabular_encoder(n_samples, n_features, random_state=None, *, n_steps="auto"):
     """The :class:`~corel_sklearn.TopoAutoencoder` COREL trains on a table of standardised rows.
 
     The shape of the network comes from the table: an MLP with one hidden layer of

@@ -2,7 +2,8 @@
 
 One method registry (:data:`METHODS`), one result type (:class:`BenchmarkResult`) and one
 runner per protocol. Run ``python -m corel_sklearn --help`` (or ``corel-sklearn --help``) for
-the command line.
+the command line. Ctrl-C stops a runner with :class:`BenchmarkInterrupted`, which carries the
+runs finished so far.
 """
 
 from corel_sklearn.estimators import tabular_encoder  # the default of the runners
@@ -25,7 +26,7 @@ from corel_sklearn.experiments._protocol import (
     ProtocolSettings,
     run_one_class_protocol,
 )
-from corel_sklearn.experiments._report import BenchmarkResult
+from corel_sklearn.experiments._report import BenchmarkInterrupted, BenchmarkResult
 from corel_sklearn.experiments._tabular import (
     ADBENCH_SEEDS,
     ADBENCH_SETTINGS,
@@ -44,6 +45,7 @@ __all__ = [
     "ADBENCH_SEEDS",
     "ADBENCH_SETTINGS",
     "AUX_SPLITS",
+    "BenchmarkInterrupted",
     "BenchmarkResult",
     "METHODS",
     "Method",

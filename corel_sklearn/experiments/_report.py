@@ -6,6 +6,37 @@ import os
 
 import numpy as np
 
+from corel_sklearn._files import atomic_write
+
+
+class BenchmarkInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a runner: a ``KeyboardInterrupt`` that carries what was finished.
+
+    Raised by :func:`~corel_sklearn.experiments.run_one_class_protocol` (and caught by the
+    command line, which writes ``result`` with the ``partial_`` file names before it exits
+    with status 130). Code that catches ``KeyboardInterrupt`` catches it too.
+
+    Parameters
+    ----------
+    result : BenchmarkResult or None
+        The finished runs, with ``partial=True``; None when none finished.
+
+    Examples
+    --------
+    >>> from corel_sklearn.experiments import BenchmarkInterrupted, BenchmarkResult
+    >>> done = BenchmarkResult([dict(method="m", group="a", run=0, auroc=0.9)], ["m"], ["a"],
+    ...                        partial=True)
+    >>> try:
+    ...     raise BenchmarkInterrupted(done)
+    ... except KeyboardInterrupt as exc:
+    ...     print(exc.result.partial, len(exc.result.records))
+    True 1
+    """
+
+    def __init__(self, result=None):
+        super().__init__("interrupted")
+        self.result = result
+
 
 class BenchmarkResult:
     """Per-run AUROCs of a protocol, grouped (by class or dataset), with summaries and writers.
@@ -33,6 +64,11 @@ class BenchmarkResult:
     info : dict, default=None
         ``{group: {key: value}}`` descriptions of each group (e.g. ``n_samples``), written
         into the summary CSV.
+    partial : bool, default=False
+        The run was interrupted and ``records`` hold only the runs that finished. The
+        statistics of a group are then over its finished runs, :meth:`table` says so in its
+        first line, :meth:`to_json` writes ``"partial": true`` and :meth:`save` writes
+        ``<prefix>partial_aurocs.csv`` and so on, never the names of a finished run.
 
     Notes
     -----
@@ -52,7 +88,7 @@ class BenchmarkResult:
     """
 
     def __init__(self, records, methods, groups, *, group_label="class", run_label="draw",
-                 settings=None, timings=None, published=None, info=None):
+                 settings=None, timings=None, published=None, info=None, partial=False):
         self.records = list(records)
         self.methods = list(methods)
         self.groups = [str(g) for g in groups]
@@ -62,6 +98,55 @@ class BenchmarkResult:
         self.timings = dict(timings or {})
         self.published = {str(k): dict(v) for k, v in (published or {}).items()}
         self.info = dict(info or {})
+        self.partial = bool(partial)
+
+    @classmethod
+    def concat(cls, results, *, partial=None):
+        """One result from several over the same methods and different groups.
+
+        Records, groups, published figures and group infos are joined in order; timings are
+        added up; settings are the first result's.
+
+        Parameters
+        ----------
+        results : sequence of BenchmarkResult
+            At least one; same methods and labels, no group twice.
+        partial : bool, default=None
+            Mark the joined result partial; None: partial when any input is.
+
+        Returns
+        -------
+        result : BenchmarkResult
+
+        Examples
+        --------
+        >>> from corel_sklearn.experiments import BenchmarkResult
+        >>> a = BenchmarkResult([dict(method="m", group="a", run=0, auroc=0.8)], ["m"], ["a"])
+        >>> b = BenchmarkResult([dict(method="m", group="b", run=0, auroc=0.6)], ["m"], ["b"])
+        >>> both = BenchmarkResult.concat([a, b])
+        >>> both.groups, round(both.summary()["m"]["mean"][0], 3)
+        (['a', 'b'], 0.7)
+        """
+        results = list(results)
+        if not results:
+            raise ValueError("concat needs at least one BenchmarkResult.")
+        first = results[0]
+        groups = [g for r in results for g in r.groups]
+        if len(set(groups)) != len(groups):
+            raise ValueError(f"concat: a group appears twice in {groups}.")
+        for other in results[1:]:
+            if other.methods != first.methods:
+                raise ValueError(f"concat: methods differ ({first.methods} vs {other.methods}).")
+        timings = {}
+        for r in results:
+            for key, seconds in r.timings.items():
+                timings[key] = timings.get(key, 0.0) + seconds
+        return cls([rec for r in results for rec in r.records], first.methods, groups,
+                   group_label=first.group_label, run_label=first.run_label,
+                   settings=first.settings, timings=timings,
+                   published={k: v for r in results for k, v in r.published.items()},
+                   info={k: v for r in results for k, v in r.info.items()},
+                   partial=any(r.partial for r in results) if partial is None else partial)
 
     def aurocs(self, method):
         """AUROCs of ``method`` as an array of shape (n_groups, n_runs); NaN where not run."""
@@ -76,13 +161,16 @@ class BenchmarkResult:
 
     def summary(self):
         """``{method: {group or "mean": (mean, std)}}`` over runs (see Notes)."""
+        # A partial result may miss runs of its last group: its statistics are over the runs
+        # that finished. A finished result has none missing, and a NaN there stays visible.
+        mean, std = (np.nanmean, np.nanstd) if self.partial else (np.mean, np.std)
         out = {}
         for method in self.methods:
             table = self.aurocs(method)
-            stats = {name: (float(np.mean(row)), float(np.std(row)))
+            stats = {name: (float(mean(row)), float(std(row)))
                      for name, row in zip(self.groups, table, strict=True)}
-            stats["mean"] = (float(np.mean(table.mean(axis=1))),
-                             float(np.std(table.mean(axis=0))))
+            stats["mean"] = (float(np.mean(mean(table, axis=1))),
+                             float(std(mean(table, axis=0))))
             out[method] = stats
         return out
 
@@ -117,6 +205,10 @@ class BenchmarkResult:
 
         rule = "-" * len(fmt(header))
         lines = [fmt(header), rule, *map(fmt, body[:-1]), rule, fmt(body[-1])]
+        if self.partial:
+            runs = len({(r["group"], r["run"]) for r in self.records})
+            lines.insert(0, f"PARTIAL: interrupted; {runs} finished "
+                         f"{self.group_label}-{self.run_label} pairs only")
         verdict = self.verdict(summary)
         return "\n".join([*lines, verdict] if verdict else lines)
 
@@ -140,8 +232,8 @@ class BenchmarkResult:
     def to_csv(self, path):
         """Write one row per (method, group, run): the raw AUROCs and any extra keys."""
         fields = list(dict.fromkeys(k for r in self.records for k in r))
-        with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fields)
+        with atomic_write(path, "w") as f:
+            writer = csv.DictWriter(f, fields, lineterminator="\n")
             writer.writeheader()
             writer.writerows(self.records)
         return path
@@ -151,8 +243,8 @@ class BenchmarkResult:
         summary = self.summary()
         info_keys = list(dict.fromkeys(k for v in self.info.values() for k in v))
         pub_cols = self.published_columns()
-        with open(path, "w", newline="") as f:
-            writer = csv.writer(f)
+        with atomic_write(path, "w") as f:
+            writer = csv.writer(f, lineterminator="\n")
             writer.writerow([self.group_label, *info_keys,
                              *[f"{m}_mean" for m in self.methods],
                              *[f"{m}_std" for m in self.methods],
@@ -174,11 +266,11 @@ class BenchmarkResult:
         """Write settings, timings, group info, the summary, published figures and records."""
         summary = {m: {k: {"mean": v[0], "std": v[1]} for k, v in s.items()}
                    for m, s in self.summary().items()}
-        payload = {"settings": self.settings, "timings_s": self.timings, "info": self.info,
-                   "summary": summary,
+        payload = {"partial": self.partial, "settings": self.settings,
+                   "timings_s": self.timings, "info": self.info, "summary": summary,
                    "published": {n: self.published[n] for n in self.groups if n in self.published},
                    "records": [_jsonable(r) for r in self.records]}
-        with open(path, "w") as f:
+        with atomic_write(path, "w") as f:
             json.dump(payload, f, indent=2, default=str)
         return path
 
@@ -217,16 +309,23 @@ class BenchmarkResult:
         ax.set_title(title or self.settings.get("title", f"AUROC per {self.group_label}"))
         ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
         fig.tight_layout()
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
+        try:
+            with atomic_write(path) as f:
+                fig.savefig(f, format="png", dpi=120)
+        finally:
+            plt.close(fig)
         return path
 
     def save(self, folder, prefix="", plot=True):
         """Write ``aurocs.csv``, ``summary.csv``, ``results.json`` and ``aurocs.png``.
 
-        Each name gets ``prefix``. Returns the dict of written paths; the plot is None when
-        matplotlib is not installed.
+        Each name gets ``prefix``, and a partial result ``partial_`` after it
+        (``odds_partial_aurocs.csv``), so it never replaces the files of a finished run.
+        Every file is written to a temporary name and renamed when complete. Returns the
+        dict of written paths; the plot is None when matplotlib is not installed.
         """
+        if self.partial:
+            prefix = f"{prefix}partial_"
         os.makedirs(folder, exist_ok=True)
         paths = {
             "csv": self.to_csv(os.path.join(folder, f"{prefix}aurocs.csv")),

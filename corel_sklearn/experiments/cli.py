@@ -6,10 +6,19 @@ import os
 import pickle
 import sys
 import time
+import warnings
 import zipfile
 
+from sklearn.exceptions import ConvergenceWarning
+
 from corel_sklearn._files import ensure_writable_dir
-from corel_sklearn.experiments._cache import default_cache_dir
+from corel_sklearn.experiments._cache import default_cache_dir, stop_on_interrupt
+from corel_sklearn.experiments._data import (
+    default_data_help,
+    download_tabular,
+    find_data,
+    find_published,
+)
 from corel_sklearn.experiments._methods import (
     ADBENCH_METHODS,
     METHODS,
@@ -19,17 +28,9 @@ from corel_sklearn.experiments._methods import (
 )
 from corel_sklearn.experiments._progress import log
 from corel_sklearn.experiments._protocol import AUX_SPLITS, ProtocolSettings
+from corel_sklearn.experiments._report import BenchmarkInterrupted, BenchmarkResult
 from corel_sklearn.experiments._tabular import ADBENCH_SEEDS, ADBENCH_SETTINGS
 
-SHARED_DATA = os.path.join(os.pardir, "shared", "data")
-DEFAULT_PATHS = {
-    "cifar10": os.path.join(SHARED_DATA, "cifar10_jpg"),
-    "odds": os.path.join(SHARED_DATA, "odds_pyod"),
-    "odds_published": os.path.join(SHARED_DATA, "baselines", "pyod_odds_roc_10trials_2019.csv"),
-    "adbench": os.path.join(SHARED_DATA, "adbench_classical"),
-    "adbench_published": os.path.join(
-        SHARED_DATA, "baselines", "adbench_prelim_AUCROC_unsup_commit6a9c8b0_2022-06.csv"),
-}
 # The README's main job: every class of the digits, all baselines, < 5 min on 2 CPU cores.
 # Everything else comes from the estimators' defaults.
 DEMO_DEFAULTS = dict(dataset="digits", n=40, epochs=40, out=os.path.join("results", "demo"))
@@ -81,6 +82,19 @@ def _n_jobs(text):
     return value
 
 
+class _RenamedOption(argparse.Action):
+    """An option's former name: stores into the new option's value, with a note on stderr."""
+
+    def __init__(self, option_strings, dest, new_name, **kwargs):
+        super().__init__(option_strings, dest, default=argparse.SUPPRESS,
+                         help=argparse.SUPPRESS, **kwargs)
+        self.new_name = new_name
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"corel-sklearn: note: {option_string} is now {self.new_name}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
 def _method(text):
     try:
         return resolve_methods([text])[0].key
@@ -128,12 +142,15 @@ def build_parser():
         "odds", help="the 17 ODDS sets, pyod's protocol, vs published",
         description="pyod's benchmark protocol (60/40 split, standardised, detectors fitted "
         "on the contaminated train split), next to pyod's published table.")
-    odds.add_argument("--data-path", default=DEFAULT_PATHS["odds"],
-                      help="folder of the ODDS .mat files (default: %(default)s)")
-    odds.add_argument("--published", default=DEFAULT_PATHS["odds_published"],
-                      help="pyod's published ROC table, 'none' to omit (default: %(default)s)")
+    odds.add_argument("--data-path", default=None,
+                      help=f"folder of the ODDS .mat files (default: {default_data_help('odds')})")
+    odds.add_argument("--published", default=None,
+                      help="pyod's published ROC table, 'none' to omit (default: the one in the "
+                      "data home, downloaded with --download)")
+    _add_download_option(odds, "the ODDS sets (3 MB) and pyod's published table")
     odds.add_argument("--datasets", nargs="+", default=None, help="subset of the 17 sets")
-    odds.add_argument("--trials", type=POSITIVE_INT, default=10,
+    odds.add_argument("--n-trials", "--trials", dest="trials", metavar="N", type=POSITIVE_INT,
+                      default=10,
                       help="random splits per set (default: %(default)s)")
     _add_tabular_options(odds, ODDS_METHODS, os.path.join("results", "odds"))
 
@@ -142,10 +159,13 @@ def build_parser():
         description="ADBench's protocol (resampled to 1000-10000 rows, stratified 70/30 "
         "split, min-max scaled, seeds 1-3) in its unsupervised and semi-supervised settings, "
         "next to ADBench's published unsupervised means.")
-    adbench.add_argument("--data-path", default=DEFAULT_PATHS["adbench"],
-                         help="folder of ADBench's .npz files (default: %(default)s)")
-    adbench.add_argument("--published", default=DEFAULT_PATHS["adbench_published"],
-                         help="ADBench's AUCROC table, 'none' to omit (default: %(default)s)")
+    adbench.add_argument("--data-path", default=None,
+                         help="folder of ADBench's .npz files (default: "
+                         f"{default_data_help('adbench')})")
+    adbench.add_argument("--published", default=None,
+                         help="ADBench's AUCROC table, 'none' to omit (default: the one in the "
+                         "data home, downloaded with --download)")
+    _add_download_option(adbench, "the ADBench sets (20 MB for all 43) and ADBench's table")
     adbench.add_argument("--datasets", nargs="+", default=None,
                          help="stems (4_breastw) or names (breastw); default: every .npz")
     adbench.add_argument("--settings", nargs="+", choices=ADBENCH_SETTINGS,
@@ -163,22 +183,27 @@ def _add_protocol_options(p, defaults):
     p.add_argument("--dataset", choices=tuple(DEFAULT_ARCHITECTURE), help="(default: %(default)s)")
     p.add_argument("--data-path", default=None,
                    help="CIFAR-10 folder/zip (cifar-10-batches-py or the JPEG layout); "
-                   f"default {DEFAULT_PATHS['cifar10']}")
+                   f"default {default_data_help('cifar10')}")
+    _add_download_option(p, "CIFAR-10 (163 MB) for --dataset cifar10")
     p.add_argument("--max-per-class", type=POSITIVE_INT, default=None,
                    help="load only the first K images per class and split (quick runs)")
-    p.add_argument("--n", type=POSITIVE_INT,
-                   help="training samples per draw (default: %(default)s)")
-    p.add_argument("--draws", type=POSITIVE_INT, help="draws per class (default: %(default)s)")
-    p.add_argument("--lambda", dest="lam", type=_number(float, 0.0),
+    p.add_argument("--n-samples", "--n", dest="n", metavar="N", type=POSITIVE_INT,
+                   help="training samples per draw, the paper's n (default: %(default)s)")
+    p.add_argument("--n-draws", "--draws", dest="draws", metavar="N", type=POSITIVE_INT,
+                   help="draws per class (default: %(default)s)")
+    p.add_argument("--connectivity-weight", "--lambda", dest="lam", metavar="LAMBDA",
+                   type=_number(float, 0.0),
                    help="connectivity weight lambda (default: %(default)s)")
     p.add_argument("--eta", type=POSITIVE_FLOAT,
                    help="target death time eta (default: %(default)s)")
     p.add_argument("--radius", type=POSITIVE_FLOAT, default=None,
                    help="ball radius (default: eta)")
-    p.add_argument("--epochs", type=_number(int, 1, allow=("auto",)),
+    p.add_argument("--max-epochs", "--epochs", dest="epochs", metavar="EPOCHS",
+                   type=_number(int, 1, allow=("auto",)),
                    help="encoder epochs (default: %(default)s)")
     p.add_argument("--batch-size", type=POSITIVE_INT, help="(default: %(default)s)")
-    p.add_argument("--lr", type=POSITIVE_FLOAT, help="Adam learning rate (default: %(default)s)")
+    p.add_argument("--learning-rate", "--lr", dest="lr", metavar="LR", type=POSITIVE_FLOAT,
+                   help="Adam learning rate (default: %(default)s)")
     p.add_argument("--architecture", choices=("mlp", "conv"), default=None,
                    help="encoder network (default: conv for cifar10, mlp for digits)")
     p.add_argument("--hidden-layer-sizes", type=POSITIVE_INT, nargs="+",
@@ -192,10 +217,14 @@ def _add_protocol_options(p, defaults):
                    help="inlier classes to run (default: all)")
     p.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, cuda:1 ...")
     p.add_argument("--seed", type=_number(int, 0), default=0,
-                   help="seed of draws, encoder and baselines (default: %(default)s)")
-    p.add_argument("--threads", type=POSITIVE_INT, default=None,
-                   help="torch/numba CPU threads (default: 1 for digits, all cores for "
-                   "cifar10); 1 is best for small networks and on a busy machine")
+                   help="seed of draws, encoder and baselines, the API's random_state "
+                   "(default: %(default)s)")
+    p.add_argument("--n-jobs", type=_n_jobs, default=None,
+                   help="torch/numba CPU threads (default: 1 for digits, all allowed for "
+                   "cifar10; -1: all allowed); 1 is best for small networks and on a busy "
+                   "machine")
+    p.add_argument("--threads", dest="n_jobs", type=_n_jobs, action=_RenamedOption,
+                   new_name="--n-jobs")
     p.add_argument("--methods", nargs="+", type=_method, default=list(PAPER_METHODS),
                    metavar="METHOD",
                    help=f"methods to run (default: all): {', '.join(PAPER_METHODS)} "
@@ -211,6 +240,35 @@ def _add_protocol_options(p, defaults):
     p.set_defaults(**defaults)
 
 
+def _add_download_option(p, what):
+    p.add_argument("--download", action="store_true",
+                   help=f"download {what} into the data home ($COREL_SKLEARN_DATA or "
+                   "~/corel_sklearn_data) from the sources, checking their SHA-256 sums; "
+                   "needs the [data] extra")
+
+
+def _data_path(args, dataset, datasets=None):
+    """--data-path, or the data home / ../shared/data copy, or a download with --download."""
+    if args.data_path is not None:
+        if args.download:
+            raise ValueError("--download fetches into the data home ($COREL_SKLEARN_DATA); "
+                             "give it or --data-path, not both.")
+        return args.data_path
+    if args.download and dataset != "cifar10":
+        return download_tabular(dataset, datasets)
+    return find_data(dataset, args.command, datasets)
+
+
+def _published_path(args, benchmark, verbose):
+    if args.published is not None:
+        return _published(args.published, verbose)
+    path = find_published(benchmark, download=args.download and args.data_path is None)
+    if path is None:
+        log(verbose, "note: the published table is not in the data home; omitted "
+            "(--download fetches it)")
+    return path
+
+
 def _add_tabular_options(p, methods, out):
     p.add_argument("--methods", nargs="+", type=_method, default=list(methods),
                    metavar="METHOD",
@@ -219,8 +277,11 @@ def _add_tabular_options(p, methods, out):
                    help="ball radius (default: eta)")
     p.add_argument("--n-jobs", type=_n_jobs, default=-1,
                    help="parallel jobs for the raw-feature detectors (default: all cores)")
-    p.add_argument("--threads", type=POSITIVE_INT, default=1,
-                   help="torch/numba threads while COREL trains (default: %(default)s)")
+    p.add_argument("--encoder-n-jobs", type=_n_jobs, default=1,
+                   help="torch/numba threads while COREL trains and scores (default: "
+                   "%(default)s; -1: all allowed)")
+    p.add_argument("--threads", dest="encoder_n_jobs", type=_n_jobs, action=_RenamedOption,
+                   new_name="--encoder-n-jobs")
     p.add_argument("--encoder-steps", type=POSITIVE_INT, default=300,
                    help="optimisation steps of COREL's tabular encoder (default: "
                    "%(default)s, the setting of the published ODDS figures)")
@@ -230,24 +291,91 @@ def _add_tabular_options(p, methods, out):
 
 
 def main(argv=None):
-    """Entry point of ``python -m corel_sklearn`` and the ``corel-sklearn`` script."""
-    args = build_parser().parse_args(argv)
-    run = {"demo": _run_oneclass, "oneclass": _run_oneclass, "odds": _run_odds,
-           "adbench": _run_adbench}[args.command]
-    try:
+    """Entry point of ``python -m corel_sklearn`` and the ``corel-sklearn`` script.
+
+    Returns the exit status: 0 done, 2 bad input (one line on stderr), 130 interrupted by
+    Ctrl-C (what was finished is written first, with ``partial_`` file names).
+    """
+    args = None
+    try:  # building the parser imports torch: Ctrl-C there is an interrupt too
+        args = build_parser().parse_args(argv)
+        run = {"demo": _run_oneclass, "oneclass": _run_oneclass, "odds": _run_odds,
+               "adbench": _run_adbench}[args.command]
         return run(args)
     except KeyboardInterrupt:
         print("corel-sklearn: interrupted", file=sys.stderr)
         return 130
     except USER_ERRORS as exc:
         message = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"corel-sklearn {args.command}: error: {message}", file=sys.stderr)
+        command = "corel-sklearn" if args is None else f"corel-sklearn {args.command}"
+        print(f"{command}: error: {message}", file=sys.stderr)
         return 2
+
+
+class _EncoderWarnings:
+    """The encoders' warnings during one command, put in the command line's terms.
+
+    A ``ConvergenceWarning`` of the encoder advises ``max_epochs``, a knob of the library that
+    the command line calls ``flag``: each is counted, and one note on exit names ``flag``.
+    The warning of an interrupted fit is dropped: the command reports the interrupt itself.
+    Other warnings are shown as usual.
+    """
+
+    def __init__(self, flag, value, verbose, remark=""):
+        self.flag, self.value, self.verbose, self.remark = flag, value, verbose, remark
+        self.messages = []
+
+    def __enter__(self):
+        self._context = warnings.catch_warnings()
+        self._context.__enter__()
+        warnings.simplefilter("always", ConvergenceWarning)  # count every fit
+        warnings.filterwarnings("ignore", message="Training interrupted", category=UserWarning)
+        self._show = warnings.showwarning
+        warnings.showwarning = self._showwarning
+        return self
+
+    def _showwarning(self, message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, ConvergenceWarning) and "max_epochs" in str(message):
+            self.messages.append(str(message))
+        else:
+            self._show(message, category, filename, lineno, file, line)
+
+    def __exit__(self, *exc):
+        self._context.__exit__(*exc)
+        if self.messages:
+            log(self.verbose, self.note())
+        return False
+
+    def note(self):
+        """One line: how many fits did not converge, the first one's reason, the flag."""
+        sentences = self.messages[0].rstrip(".").split(". ")
+        first = ". ".join(s for s in sentences if "max_epochs" not in s and "warm_start" not in s)
+        first = first.split("scale eta: ", 1)[-1]  # the reasons, without the estimator's preamble
+        fits = "1 encoder fit" if len(self.messages) == 1 else f"{len(self.messages)} encoder fits"
+        return (f"note: {fits} stopped before the codes were organised at the scale eta "
+                f"(the first: {first}); train longer with {self.flag} (now {self.value}"
+                f"{self.remark}).")
+
+
+def _write_partial(exc, out, prefix, plot, title):
+    """Write and print the finished part of an interrupted run (``partial_`` file names)."""
+    if exc.result is None:
+        print("corel-sklearn: interrupted before any result was finished; nothing written",
+              file=sys.stderr)
+        return
+    try:
+        paths = exc.result.save(out, prefix=prefix, plot=plot)
+    except OSError as error:
+        print(f"corel-sklearn: could not write the partial results ({error})", file=sys.stderr)
+        return
+    print(f"\n{title} -- PARTIAL (interrupted)")
+    print(exc.result.table())
+    print(f"\npartial results written to {', '.join(p for p in paths.values() if p)}")
 
 
 def _run_oneclass(args):
     from corel_sklearn import TopoAutoencoder
-    from corel_sklearn.datasets import load_cifar10, load_digits, train_test_arrays
+    from corel_sklearn.datasets import fetch_cifar10, load_cifar10, load_digits, train_test_arrays
     from corel_sklearn.experiments._protocol import run_one_class_protocol
 
     verbose = 0 if args.quiet else 1
@@ -260,8 +388,11 @@ def _run_oneclass(args):
         args.cache_dir or default_cache_dir(), "--cache-dir folder")
     if args.dataset == "digits":
         bunch = load_digits()
+    elif args.download and args.data_path is None:
+        log(verbose, "fetching CIFAR-10 into the data home ...")
+        bunch = fetch_cifar10(max_per_class=args.max_per_class)
     else:
-        path = args.data_path or DEFAULT_PATHS["cifar10"]
+        path = _data_path(args, "cifar10")
         log(verbose, f"loading CIFAR-10 from {path} ...")
         bunch = load_cifar10(path, max_per_class=args.max_per_class)
     X_train, y_train, X_test, y_test = train_test_arrays(bunch)
@@ -273,27 +404,35 @@ def _run_oneclass(args):
         hidden_layer_sizes=tuple(args.hidden_layer_sizes), n_branches=args.n_branches,
         branch_dim=args.branch_dim, eta=args.eta, connectivity_weight=args.lam,
         batch_size=args.batch_size, max_epochs=args.epochs, learning_rate=args.lr,
-        device=args.device, random_state=args.seed, verbose=verbose,
+        device=args.device, random_state=args.seed,
+        verbose=0,  # the runner shows the training's progress, one display for the command
     )
     log(verbose, f"{dataset_id}: {len(X_train)} train / {len(X_test)} test, n={args.n}, "
         f"{args.draws} draws, lambda={args.lam}, eta={args.eta}, r={radius}, "
         f"{architecture} net, {args.epochs} epochs, aux={args.aux}, methods={methods}")
+    title = (f"One-class AUROC on {dataset_id} (n={args.n}, {args.draws} draws, "
+             f"lambda={args.lam:g}, r={radius:g}; mean ± std over draws; -AE = same encoder, "
+             "lambda=0; others on raw inputs)")
+    n_jobs = args.n_jobs if args.n_jobs is not None else DEFAULT_THREADS[args.dataset]
     start = time.perf_counter()
-    result = run_one_class_protocol(
-        X_train, y_train, X_test, y_test, encoder=encoder, n_samples=args.n,
-        n_draws=args.draws, radius=radius, classes=args.classes,
-        target_names=list(bunch.target_names), aux=args.aux, methods=methods,
-        dataset_id=dataset_id, cache_dir=cache_dir, random_state=args.seed,
-        n_threads=args.threads if args.threads else DEFAULT_THREADS[args.dataset],
-        verbose=verbose,
-    )
+    with _EncoderWarnings("--epochs", args.epochs, verbose) as encoder_warnings:
+        try:
+            result = run_one_class_protocol(
+                X_train, y_train, X_test, y_test, encoder=encoder, n_samples=args.n,
+                n_draws=args.draws, radius=radius, classes=args.classes,
+                target_names=list(bunch.target_names), aux=args.aux, methods=methods,
+                dataset_id=dataset_id, cache_dir=cache_dir, random_state=args.seed,
+                n_jobs=n_jobs, verbose=verbose,
+            )
+        except BenchmarkInterrupted as exc:
+            if exc.result is not None:
+                _annotate(exc.result, args, dataset_id, encoder_warnings)
+            _write_partial(exc, out, "", not args.no_plot, title)
+            raise
     elapsed = time.perf_counter() - start
-    result.settings.update(command=args.command, epochs=args.epochs, lam=args.lam, eta=args.eta,
-                           title=f"{dataset_id}, n={args.n}, {args.draws} draws")
+    _annotate(result, args, dataset_id, encoder_warnings)
     paths = result.save(out, plot=not args.no_plot)
-    print(f"\nOne-class AUROC on {dataset_id} (n={args.n}, {args.draws} draws, "
-          f"lambda={args.lam:g}, r={radius:g}; mean ± std over draws; -AE = same encoder, "
-          "lambda=0; others on raw inputs)")
+    print(f"\n{title}")
     print(result.table())
     fit = result.timings.get("encoder_fit", 0.0)
     print(f"\n{elapsed:.0f} s in total ({fit:.0f} s training encoders); "
@@ -301,10 +440,26 @@ def _run_oneclass(args):
     return 0
 
 
+def _annotate(result, args, dataset_id, encoder_warnings):
+    result.settings.update(command=args.command, epochs=args.epochs, lam=args.lam, eta=args.eta,
+                           title=f"{dataset_id}, n={args.n}, {args.draws} draws",
+                           encoder_convergence_warnings=len(encoder_warnings.messages))
+
+
 def _tabular_encoder(n_steps):
+    """``make_encoder`` of the tabular runners: the tabular encoder, stopped by Ctrl-C."""
     from corel_sklearn.estimators import tabular_encoder
 
-    return functools.partial(tabular_encoder, n_steps=n_steps)
+    @functools.wraps(tabular_encoder)  # the runners' reports name tabular_encoder
+    def make_encoder(n_samples, n_features, random_state=None, *, n_steps):
+        return stop_on_interrupt(
+            tabular_encoder(n_samples, n_features, random_state, n_steps=n_steps))
+
+    return functools.partial(make_encoder, n_steps=n_steps)
+
+
+def _encoder_n_jobs(value):
+    return None if value == -1 else value  # the runners' None: threads as they are
 
 
 def _published(path, verbose):
@@ -316,21 +471,61 @@ def _published(path, verbose):
     return path
 
 
+def _run_set_by_set(names, run_one):
+    """``run_one(name)`` for each set, joined; on Ctrl-C the finished sets, marked partial."""
+    done = []
+    try:
+        for name in names:
+            done.append(run_one(name))
+    except KeyboardInterrupt:
+        raise BenchmarkInterrupted(
+            BenchmarkResult.concat(done, partial=True) if done else None) from None
+    result = BenchmarkResult.concat(done)
+    result.settings.update(datasets=[str(n) for n in names])
+    return result
+
+
+def _tabular_steps_remark(args):
+    return "; 300 is the setting of the published figures" if args.encoder_steps == 300 else ""
+
+
 def _run_odds(args):
+    from corel_sklearn.datasets import ODDS_DATASETS
     from corel_sklearn.experiments._tabular import run_odds_benchmark
 
     verbose = 0 if args.quiet else 1
     out = ensure_writable_dir(args.out, "--out folder")
+    names = list(ODDS_DATASETS if args.datasets is None else args.datasets)
+    data_path = _data_path(args, "odds", args.datasets)
+    missing = [os.path.join(data_path, f"{name}.mat") for name in names
+               if not os.path.isfile(os.path.join(data_path, f"{name}.mat"))]
+    if missing:  # before any training, not at the first missing set
+        raise FileNotFoundError(
+            f"ODDS file(s) not found: {missing}; pass the folder of the .mat files with "
+            f"--data-path and names from {list(ODDS_DATASETS)}.")
+    published = _published_path(args, "odds", verbose)
+    title = (f"ODDS, pyod protocol (60/40, standardised, {args.trials} trials): test AUROC, "
+             "mean ± std over trials; 'pub' = pyod's published means (2019)")
+
+    def run_one(name):
+        return run_odds_benchmark(
+            data_path, datasets=[name], n_trials=args.trials, methods=args.methods,
+            radius=args.radius, published_csv=published, n_jobs=args.n_jobs,
+            encoder_threads=_encoder_n_jobs(args.encoder_n_jobs), verbose=verbose,
+            make_encoder=_tabular_encoder(args.encoder_steps),
+        )
+
     start = time.perf_counter()
-    result = run_odds_benchmark(
-        args.data_path, datasets=args.datasets, n_trials=args.trials, methods=args.methods,
-        radius=args.radius, published_csv=_published(args.published, verbose),
-        n_jobs=args.n_jobs, encoder_threads=args.threads, verbose=verbose,
-        make_encoder=_tabular_encoder(args.encoder_steps),
-    )
+    with _EncoderWarnings("--encoder-steps", args.encoder_steps, verbose,
+                          _tabular_steps_remark(args)) as encoder_warnings:
+        try:
+            result = _run_set_by_set(names, run_one)
+        except BenchmarkInterrupted as exc:
+            _write_partial(exc, out, "odds_", not args.no_plot, title)
+            raise
+    result.settings["encoder_convergence_warnings"] = len(encoder_warnings.messages)
     paths = result.save(out, prefix="odds_", plot=not args.no_plot)
-    print(f"\nODDS, pyod protocol (60/40, standardised, {args.trials} trials): test AUROC, "
-          "mean ± std over trials; 'pub' = pyod's published means (2019)")
+    print(f"\n{title}")
     print(result.table())
     print(f"\n{time.perf_counter() - start:.0f} s; written to "
           f"{', '.join(p for p in paths.values() if p)}")
@@ -342,24 +537,40 @@ def _run_adbench(args):
 
     verbose = 0 if args.quiet else 1
     out = ensure_writable_dir(args.out, "--out folder")
-    adbench_files(args.data_path, args.datasets)  # unknown names fail before any training
-    published = _published(args.published, verbose)
+    # unknown names fail before any training
+    data_path = _data_path(args, "adbench", args.datasets)
+    stems = [os.path.splitext(os.path.basename(p))[0]
+             for p in adbench_files(data_path, args.datasets)]
+    published = _published_path(args, "adbench", verbose)
     for setting in args.settings:
-        start = time.perf_counter()
-        result = run_adbench_benchmark(
-            args.data_path, datasets=args.datasets, setting=setting,
-            labeled_ratio=args.labeled_ratio, seeds=args.seeds, methods=args.methods,
-            radius=args.radius, published_csv=published, n_jobs=args.n_jobs,
-            encoder_threads=args.threads, verbose=verbose,
-            make_encoder=_tabular_encoder(args.encoder_steps),
-        )
-        paths = result.save(out, prefix=f"adbench_{setting}_", plot=not args.no_plot)
         labeled = "" if setting == "unsupervised" else \
             f", {args.labeled_ratio:g} of the training anomalies labeled and left out"
-        print(f"\nADBench {setting} (70/30 stratified, min-max{labeled}; seeds "
-              f"{' '.join(map(str, args.seeds))}): test AUROC, mean ± std over seeds"
-              + ("; 'pub' = ADBench's preliminary published means (2022)"
-                 if setting == "unsupervised" and published else ""))
+        title = (f"ADBench {setting} (70/30 stratified, min-max{labeled}; seeds "
+                 f"{' '.join(map(str, args.seeds))}): test AUROC, mean ± std over seeds"
+                 + ("; 'pub' = ADBench's preliminary published means (2022)"
+                    if setting == "unsupervised" and published else ""))
+
+        def run_one(stem, setting=setting):
+            return run_adbench_benchmark(
+                data_path, datasets=[stem], setting=setting,
+                labeled_ratio=args.labeled_ratio, seeds=args.seeds, methods=args.methods,
+                radius=args.radius, published_csv=published, n_jobs=args.n_jobs,
+                encoder_threads=_encoder_n_jobs(args.encoder_n_jobs), verbose=verbose,
+                make_encoder=_tabular_encoder(args.encoder_steps),
+            )
+
+        start = time.perf_counter()
+        prefix = f"adbench_{setting}_"
+        with _EncoderWarnings("--encoder-steps", args.encoder_steps, verbose,
+                              _tabular_steps_remark(args)) as encoder_warnings:
+            try:
+                result = _run_set_by_set(stems, run_one)
+            except BenchmarkInterrupted as exc:
+                _write_partial(exc, out, prefix, not args.no_plot, title)
+                raise
+        result.settings["encoder_convergence_warnings"] = len(encoder_warnings.messages)
+        paths = result.save(out, prefix=prefix, plot=not args.no_plot)
+        print(f"\n{title}")
         print(result.table())
         print(f"\n{time.perf_counter() - start:.0f} s; written to "
               f"{', '.join(p for p in paths.values() if p)}")

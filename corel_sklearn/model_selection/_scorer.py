@@ -4,7 +4,8 @@ import numpy as np
 from sklearn.base import is_outlier_detector
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from corel_sklearn.model_selection._labels import detect_label_convention, inlier_mask
+from corel_sklearn._outlier_labels import inlier_mask, read_outlier_labels
+from corel_sklearn.model_selection._fit_on_inliers import FitOnInliers
 
 _METRICS = {"roc_auc": roc_auc_score, "average_precision": average_precision_score}
 # What a higher ``decision_function`` means under each convention of ``predict``'s labels.
@@ -47,8 +48,6 @@ def is_pyod_detector(estimator):
 
 def _final_step(estimator):
     """The estimator that scores: the last step of a pipeline, the model inside FitOnInliers."""
-    from corel_sklearn.model_selection._validation import FitOnInliers
-
     while True:
         if hasattr(estimator, "steps") and estimator.steps:
             estimator = estimator.steps[-1][1]
@@ -59,20 +58,31 @@ def _final_step(estimator):
 
 
 def _declared_convention(estimator):
-    """"pyod", "sklearn" or None: the convention the estimator's type declares."""
+    """"pyod", "sklearn" or None: the convention the estimator's type declares.
+
+    The only source of a score direction under ``higher_score="auto"``: a PyOD detector, or a
+    scikit-learn outlier detector (its tags' ``estimator_type``, or the older
+    ``_estimator_type`` attribute, is "outlier_detector"). Any other estimator, a classifier
+    whose ``predict`` happens to return 0/1 or -1/+1 among them, declares nothing.
+    """
     if is_pyod_detector(estimator):
         return "pyod"  # PyOD 2.x/3.x detectors also carry scikit-learn's outlier tag
-    if is_outlier_detector(estimator):
-        return "sklearn"
+    final = _final_step(estimator)
+    for candidate in (estimator, final):
+        try:
+            if is_outlier_detector(candidate):
+                return "sklearn"
+        except (AttributeError, TypeError):  # not a scikit-learn estimator: no tags to read
+            pass
+        if getattr(candidate, "_estimator_type", None) == "outlier_detector":
+            return "sklearn"
     return None
 
 
 def _predicted_convention(labels):
-    """"pyod", "sklearn" or None (only 1s: all inliers or all anomalies?) from predict's labels."""
-    if set(np.unique(labels).tolist()) == {1}:
-        return None
+    """"pyod", "sklearn" or None (only 1s: no convention) from the labels ``predict`` returned."""
     try:
-        return detect_label_convention(labels)
+        return read_outlier_labels(labels)[1]
     except ValueError as exc:
         raise ValueError(f"The estimator's predict returned unusable labels: {exc}") from None
 
@@ -92,12 +102,16 @@ class AnomalyScorer:
                 f"positive={self.positive!r})")
 
     def __call__(self, estimator, X, y_true, **kwargs):
-        is_anomaly = ~inlier_mask(np.asarray(y_true), self.label_convention)
+        y_true = np.asarray(y_true)
+        is_anomaly = ~inlier_mask(y_true, self.label_convention)
         if is_anomaly.all() or not is_anomaly.any():
             kind = "anomalies" if is_anomaly.all() else "inliers"
+            hint = (" (a y made only of 1s marks no outlier; pass label_convention='pyod' if its"
+                    " 1s are anomalies)" if self.label_convention == "auto"
+                    and y_true.size and np.all(y_true == 1) else "")
             raise ValueError(
-                f"y_true holds only {kind}; {self.metric} needs both inliers and anomalies "
-                "(with cross-validation, OneClassKFold puts both in every test fold)."
+                f"y_true holds only {kind}{hint}; {self.metric} needs both inliers and "
+                "anomalies (with cross-validation, OneClassKFold puts both in every test fold)."
             )
         anomaly_score = anomaly_scores(estimator, X, higher_score=self.higher_score, **kwargs)
         if self.positive == "anomaly":
@@ -108,25 +122,28 @@ class AnomalyScorer:
 def anomaly_scores(estimator, X, *, higher_score="auto", **kwargs):
     """Scores of a fitted detector on ``X`` oriented so that higher means more abnormal.
 
-    The direction is never guessed. With ``higher_score="auto"`` it is read from what the
-    estimator does: ``predict(X)`` returning 0/1 labels is PyOD's convention
-    (``decision_function`` higher = more abnormal), -1/+1 labels scikit-learn's (higher = more
-    normal). When ``predict`` returns only 1s (all inliers under one convention, all
-    anomalies under the other), the estimator's type decides: a PyOD detector (see
-    :func:`is_pyod_detector`) or a scikit-learn outlier detector; anything else raises. The
-    direction is then checked against ``predict``: the samples it flags must score as more
-    abnormal, on average, than those it keeps, or the call raises.
+    The direction is never guessed. With ``higher_score="auto"`` it comes from the estimator's
+    type: a PyOD detector (see :func:`is_pyod_detector`; ``decision_function`` higher = more
+    abnormal) or a scikit-learn outlier detector (``estimator_type == "outlier_detector"`` in
+    its tags, e.g. ``IsolationForest``, ``OneClassSVM``, ``LocalOutlierFactor(novelty=True)``,
+    :class:`~corel_sklearn.BallCountOneClass`; higher = more normal), as the last step of a
+    pipeline or inside :class:`FitOnInliers` too. Any other estimator raises, whatever its
+    ``predict`` returns: a classifier's 0/1 or -1/+1 are its classes, not a convention. The
+    direction is then checked against ``predict``: its labels must follow the declared
+    convention, and the samples it flags must score as more abnormal, on average, than those it
+    keeps, or the call raises.
 
     Parameters
     ----------
     estimator : fitted estimator
         With ``decision_function`` (or ``score_samples``, for scikit-learn's convention) and,
-        for ``higher_score="auto"``, ``predict``.
+        for the check under ``higher_score="auto"``, ``predict``.
     X : array-like of shape (n_samples, n_features)
     higher_score : {"auto", "inlier", "anomaly"}, default="auto"
-        What a higher ``decision_function`` means. "auto" calls ``predict(X)`` once more (as
-        expensive as scoring); an explicit value skips that call, and is still refused when it
-        contradicts the estimator's type (e.g. "inlier" for a PyOD detector).
+        What a higher ``decision_function`` means. "auto" reads it from the estimator's type
+        and calls ``predict(X)`` once more to check it (as expensive as scoring); an explicit
+        value serves any estimator, skips that call, and is still refused when it contradicts
+        the estimator's type (e.g. "inlier" for a PyOD detector).
     **kwargs
         Passed to the scoring method.
 
@@ -137,7 +154,8 @@ def anomaly_scores(estimator, X, *, higher_score="auto", **kwargs):
     Raises
     ------
     ValueError
-        When the direction cannot be known or ``predict`` contradicts it.
+        When the direction cannot be known (an estimator of neither kind under "auto") or
+        ``predict`` contradicts it.
 
     Examples
     --------
@@ -155,27 +173,29 @@ def anomaly_scores(estimator, X, *, higher_score="auto", **kwargs):
         )
     name = type(_final_step(estimator)).__name__
     declared = _declared_convention(estimator)
+    labels = convention = None
     if higher_score == "auto":
-        labels = _predict_labels(estimator, X, name)
-        convention = _predicted_convention(labels) if labels is not None else None
-        if convention is None:
-            convention = declared
-        if convention is None:
+        if declared is None:
             raise ValueError(
                 f"Cannot tell whether higher scores of {name} mean inlier or anomaly: it is "
-                "neither a scikit-learn outlier detector nor a PyOD detector, and its predict "
-                "did not tell (absent, or only 1s). Pass higher_score='inlier' (scikit-learn's "
-                "convention) or 'anomaly' (PyOD's decision_function)."
+                "neither a scikit-learn outlier detector (estimator_type 'outlier_detector') "
+                "nor a PyOD detector, and the labels its predict returns do not say (0/1 or "
+                "-1/+1 may be any classes). Pass higher_score='inlier' (higher = more normal, "
+                "scikit-learn's convention) or 'anomaly' (higher = more abnormal, PyOD's "
+                "decision_function)."
             )
-        if declared is not None and convention != declared:
+        convention = declared
+        labels = _predict_labels(estimator, X, name)
+        predicted = _predicted_convention(labels) if labels is not None else None
+        if predicted is not None and predicted != declared:
             raise ValueError(
                 f"{name} is a {_KIND[declared]}, but its predict returned "
-                f"{_KIND[convention]} labels; its scores cannot be oriented safely. Pass "
+                f"{_KIND[predicted]} labels; its scores cannot be oriented safely. Pass "
                 "higher_score='inlier' or 'anomaly' explicitly."
             )
-        higher = _HIGHER_MEANS[convention]
+        higher = _HIGHER_MEANS[declared]
     else:
-        higher, labels = higher_score, None
+        higher = higher_score
         if declared is not None and higher != _HIGHER_MEANS[declared]:
             raise ValueError(
                 f"higher_score={higher_score!r} contradicts {name}, a {_KIND[declared]} whose "
@@ -245,9 +265,9 @@ def make_anomaly_scorer(metric="roc_auc", *, label_convention="auto", higher_sco
     and ``cross_validate``) maps ``y_true`` to anomaly / inlier once, with
     :func:`inlier_mask` (+1 inlier / -1 outlier of scikit-learn, or 0 normal / 1 anomaly of
     PyOD/ADBench, detected; anything else, booleans or all-ones labels raise), and orients the
-    estimator's scores with :func:`anomaly_scores`, which reads the direction from what the
-    estimator's ``predict`` returns and raises where it cannot know. It never returns
-    ``1 - AUROC``.
+    estimator's scores with :func:`anomaly_scores`, which reads the direction from the
+    estimator's type (PyOD detector or scikit-learn outlier detector), checks it against its
+    ``predict`` and raises where it cannot know. It never returns ``1 - AUROC``.
 
     Parameters
     ----------
@@ -257,10 +277,11 @@ def make_anomaly_scorer(metric="roc_auc", *, label_convention="auto", higher_sco
     label_convention : {"auto", "sklearn", "pyod"}, default="auto"
         How to read ``y_true``.
     higher_score : {"auto", "inlier", "anomaly"}, default="auto"
-        What a higher ``decision_function`` means. "auto": read from ``predict``'s labels
-        (0/1: PyOD, higher = anomaly; -1/+1: scikit-learn, higher = inlier), which costs one
-        more pass over the test fold; "inlier" or "anomaly" skip that pass and are refused
-        when they contradict the estimator's type.
+        What a higher ``decision_function`` means. "auto": read from the estimator's type
+        (a PyOD detector: higher = anomaly; a scikit-learn outlier detector: higher =
+        inlier; anything else raises) and checked against ``predict``, which costs one more
+        pass over the test fold; "inlier" or "anomaly" serve any estimator, skip that pass
+        and are refused when they contradict the estimator's type.
     positive : {"anomaly", "inlier"}, default="anomaly"
         The positive class of average precision: anomalies (as PyOD and ADBench report it)
         ranked by anomaly score, or inliers ranked by inlier score.

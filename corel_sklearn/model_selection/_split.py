@@ -4,8 +4,8 @@ import numpy as np
 from sklearn.model_selection import BaseCrossValidator, KFold
 from sklearn.utils import indexable
 
+from corel_sklearn._outlier_labels import inlier_mask
 from corel_sklearn._sklearn_compat import _num_samples
-from corel_sklearn.model_selection._labels import inlier_mask
 
 
 class OneClassKFold(BaseCrossValidator):
@@ -102,9 +102,11 @@ class OneClassKFold(BaseCrossValidator):
                 f"n_splits={n_splits} needs at least as many inliers, got {len(inliers)}."
             )
         if self.outliers == "split" and len(outliers) < n_splits:
+            hint = (" (a y made only of 1s marks no outlier; pass label_convention='pyod' if "
+                    "its 1s are anomalies)" if len(outliers) == 0 else "")
             raise ValueError(
                 f"outliers='split' with n_splits={n_splits} needs at least {n_splits} outliers "
-                f"(one per test fold), got {len(outliers)}; lower n_splits or use "
+                f"(one per test fold), got {len(outliers)}{hint}; lower n_splits or use "
                 "outliers='all'."
             )
         kfold = KFold(n_splits, shuffle=self.shuffle, random_state=self.random_state)
