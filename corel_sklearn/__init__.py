@@ -4,9 +4,8 @@ Hofer, Kwitt, Dixit, Niethammer, "Connectivity-Optimized Representation Learning
 Persistent Homology", ICML 2019.
 """
 
-__version__ = "0.2.0.dev0"
-
-from corel_sklearn._numba_runtime import ensure_writable_cache  # noqa: E402
+from corel_sklearn._numba_runtime import ensure_writable_cache
+from corel_sklearn._version import __version__
 
 ensure_writable_cache()  # before any kernel is defined: numba needs a cache folder for them
 

@@ -1,9 +1,9 @@
 """Plots of COREL's topology: training history, barcodes, ball counts and ROC curves.
 
-matplotlib is an optional dependency (``pip install "corel-sklearn[plot]"``), imported only
-when a function here is called. Every function draws on ``ax`` when given (else on a new
-figure) and returns the matplotlib ``Axes`` it drew on, so plots compose into subplots and
-tests can read back what was drawn.
+matplotlib is an optional dependency (the ``[plot]`` extra, or ``pip install matplotlib``),
+imported only when a function here is called. Every function draws on ``ax`` when given (else
+on a new figure) and returns the matplotlib ``Axes`` it drew on, so plots compose into
+subplots and tests can read back what was drawn.
 """
 
 import numpy as np
@@ -27,7 +27,7 @@ def _pyplot():
     except ImportError as exc:
         raise ImportError(
             "corel_sklearn.plotting needs matplotlib, which is not installed. Install it with "
-            "`pip install matplotlib` or `pip install \"corel-sklearn[plot]\"`."
+            "`pip install matplotlib` (or `pip install \".[plot]\"` in a corel-sklearn checkout)."
         ) from exc
     return plt
 
@@ -417,9 +417,9 @@ def plot_ball_counts(estimator, X, is_inlier, *, ax=None):
             f"is_inlier must mark {len(codes)} samples and contain both inliers and outliers; "
             f"got {len(is_inlier)} entries with {int(is_inlier.sum())} inliers."
         )
-    counts = branch_ball_counts(codes, model.anchors_, model.radius,
-                                n_branches=model.n_branches, metric=model.metric)
-    ax = _axes(ax, figsize=(max(6.0, 0.6 * model.n_branches + 2), 4.0))
+    counts = branch_ball_counts(codes, model.anchors_, model.radius_,
+                                n_branches=model.n_branches_, metric=model.metric)
+    ax = _axes(ax, figsize=(max(6.0, 0.6 * model.n_branches_ + 2), 4.0))
     n_branches = counts.shape[1]
     data, positions = [], []
     for k in range(n_branches):
@@ -434,7 +434,7 @@ def plot_ball_counts(estimator, X, is_inlier, *, ax=None):
     ax.set_xticks(3 * np.arange(n_branches) + 0.5, [str(k) for k in range(n_branches)])
     ax.set_xlim(-1.0, 3 * n_branches - 1.0)
     ax.set_xlabel("branch")
-    ax.set_ylabel(f"anchors within radius {model.radius:g}")
+    ax.set_ylabel(f"anchors within radius {model.radius_:g}")
     ax.set_title("per-branch ball counts")
     ax.legend([boxes["boxes"][0], boxes["boxes"][1]],
               [f"inliers (n={int(is_inlier.sum())})", f"outliers (n={int((~is_inlier).sum())})"],

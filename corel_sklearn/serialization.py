@@ -43,6 +43,8 @@ from corel_sklearn._model_file import (
     check_pipeline,
     decode,
 )
+from corel_sklearn._sklearn_compat import check_parameter_constraints
+from corel_sklearn._version import __version__
 from corel_sklearn._weights import UnsafeModelFileError, trust_legacy_pickles
 
 __all__ = ["FORMAT_VERSION", "UnsafeModelFileError", "load", "save", "trust_legacy_pickles"]
@@ -60,7 +62,7 @@ def _import_safetensors():
     except ImportError as exc:
         raise ImportError(
             "corel_sklearn.serialization.save/load need the safetensors package: "
-            "pip install 'corel-sklearn[io]' (or pip install safetensors)."
+            "pip install safetensors (or pip install \".[io]\" in a corel-sklearn checkout)."
         ) from exc
     return safetensors.torch
 
@@ -113,7 +115,7 @@ def save(estimator, path):
     config = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
-        "corel_sklearn_version": _version(),
+        "corel_sklearn_version": __version__,
         "model": _describe(estimator, "model", tensors),
     }
     weights = st.save(tensors) if tensors else st.save({})
@@ -126,12 +128,6 @@ def save(estimator, path):
         # Stored, not deflated: float weights barely compress, and load then knows that the
         # weights inflate to exactly their stored size.
         archive.writestr(_WEIGHTS, weights, compress_type=zipfile.ZIP_STORED)
-
-
-def _version():
-    from corel_sklearn import __version__
-
-    return __version__
 
 
 def _describe(estimator, prefix, tensors):
@@ -386,7 +382,7 @@ def _parse_config(text):
     if isinstance(version, bool) or not isinstance(version, int) or version > FORMAT_VERSION \
             or version < 1:
         raise DamagedModelFile(
-            f"it has format version {version!r:.40}; this corel-sklearn ({_version()}) reads "
+            f"it has format version {version!r:.40}; this corel-sklearn ({__version__}) reads "
             f"up to {FORMAT_VERSION}. Upgrade corel-sklearn."
         )
     if "model" not in config:
@@ -473,7 +469,7 @@ def _construct(cls, params, prefix, steps=None):
         raise DamagedModelFile(f"{prefix} has parameters a {cls.__name__} does not take: "
                                f"{exc}") from None
     try:
-        estimator._validate_params()  # scikit-learn's check against _parameter_constraints
+        check_parameter_constraints(estimator)
     except (TypeError, ValueError) as exc:
         raise DamagedModelFile(f"{prefix} has invalid parameters: {exc}") from None
     if steps is None and params.get("callbacks"):

@@ -13,8 +13,9 @@ SKLEARN_METRIC = {"l1": "manhattan", "l2": "euclidean", "linf": "chebyshev"}
 # check_estimator's synthetic data have 1 to 20 features, so the contract is checked with one
 # branch; n_branches must divide n_features (a documented error otherwise).
 _TRAIN_SET_REASON = (
-    "by design: offset_ comes from leave-one-out scores (a training point never counts itself), "
-    "so predict on the training set, where each point falls in its own ball, flags fewer than "
+    "by design: offset_ comes from leave-one-out scores (a training point never counts itself, "
+    "nor is its own neighbour), so predict on the training set, where each point falls in its "
+    "own ball (is its own nearest neighbour at distance 0), flags fewer than "
     "`contamination` of it, and fit_predict (leave-one-out labels, as in "
     "LocalOutlierFactor(novelty=False)) differs from fit().predict(); see "
     "test_leave_one_out_offset_and_fit_predict"
@@ -31,11 +32,30 @@ def _expected_failed_checks(estimator):
 @parametrize_with_checks(
     [BallCountOneClass(n_branches=1),
      BallCountOneClass(n_branches=1, metric="l2", aggregation="mean", contamination="auto"),
-     ClasswiseBallCount(n_branches=1)],
+     BallCountOneClass(n_branches=1, scoring="knn_distance"),
+     BallCountOneClass(n_branches=1, scoring="knn_distance", n_neighbors=1, metric="linf",
+                       aggregation="max", contamination="auto"),
+     ClasswiseBallCount(n_branches=1),
+     ClasswiseBallCount(n_branches=1, scoring="knn_distance", n_neighbors=1)],
     expected_failed_checks=_expected_failed_checks,
 )
 def test_sklearn_contract(estimator, check):
     check(estimator)
+
+
+def kdtree_kth_scores(X, anchors, k, n_branches, metric, aggregation="sum",
+                      leave_one_out=False):
+    """Reference "knn_distance" score: minus the per-branch k-th KDTree distance, aggregated as
+    scores (so "max" is minus the smallest distance)."""
+    width = anchors.shape[1] // n_branches
+    distances = np.stack([
+        KDTree(anchors[:, b * width:(b + 1) * width].astype(np.float64),
+               metric=SKLEARN_METRIC[metric])
+        .query(X[:, b * width:(b + 1) * width].astype(np.float64), k=k + leave_one_out)[0][:, -1]
+        for b in range(n_branches)
+    ], axis=1)
+    scores = -distances
+    return {"sum": scores.sum(1), "mean": scores.mean(1), "max": scores.max(1)}[aggregation]
 
 
 def kdtree_scores(X, anchors, radius, n_branches, metric, aggregation="sum", leave_one_out=False):
@@ -201,9 +221,11 @@ def test_zero_configuration_pipeline_with_topo_autoencoder():
     from sklearn.pipeline import Pipeline
 
     from corel_sklearn import TopoAutoencoder
+    from corel_sklearn.estimators._codes import DEFAULT_ETA, DEFAULT_N_BRANCHES
 
-    assert BallCountOneClass().radius == TopoAutoencoder().eta
-    assert BallCountOneClass().n_branches == TopoAutoencoder().n_branches
+    # the defaults assumed for plain arrays are the encoder's
+    assert DEFAULT_ETA == TopoAutoencoder().eta
+    assert DEFAULT_N_BRANCHES == TopoAutoencoder().n_branches
     rng = np.random.default_rng(8)
     X_train, X_test = rng.standard_normal((40, 12)), rng.standard_normal((10, 12))
     pipe = Pipeline([("enc", TopoAutoencoder(max_epochs=1, random_state=0)),
@@ -214,3 +236,84 @@ def test_zero_configuration_pipeline_with_topo_autoencoder():
     np.testing.assert_array_equal(
         pipe.score_samples(X_test), kdtree_scores(codes_test, codes_train, 2.0, 16, "l1"))
     assert set(np.unique(pipe.predict(X_test))) <= {-1, 1}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("metric", ["l1", "l2", "linf"])
+@pytest.mark.parametrize("aggregation", ["sum", "mean", "max"])
+def test_knn_distance_scores_match_kdtree(dtype, metric, aggregation):
+    rng = np.random.default_rng(10)
+    anchors, X = dyadic(rng, (150, 6), dtype), rng.standard_normal((40, 6)).astype(dtype)
+    model = BallCountOneClass(n_branches=3, metric=metric, aggregation=aggregation,
+                              scoring="knn_distance", n_neighbors=4).fit(anchors)
+    scores = model.score_samples(X)
+    assert scores.dtype == np.float64 and (scores <= 0).all()
+    np.testing.assert_array_equal(scores, kdtree_kth_scores(X, anchors, 4, 3, metric,
+                                                            aggregation))
+    loo = kdtree_kth_scores(anchors, anchors, 4, 3, metric, aggregation, leave_one_out=True)
+    assert model.offset_ == np.percentile(loo, 10)
+    np.testing.assert_array_equal(model.decision_function(X), scores - model.offset_)
+    np.testing.assert_array_equal(model.predict(X), np.where(scores >= model.offset_, 1, -1))
+    np.testing.assert_array_equal(model.fit_predict(anchors),
+                                  np.where(loo >= model.offset_, 1, -1))
+
+
+def test_knn_distance_keeps_resolution_where_counts_saturate():
+    # Every anchor lies in every ball: the counts tie at n_anchors, the k-th distance does not.
+    rng = np.random.default_rng(11)
+    anchors, X = rng.uniform(0, 0.1, (200, 2)), rng.uniform(0, 0.1, (50, 2))
+    counts = BallCountOneClass(radius=1.0, n_branches=1).fit(anchors).score_samples(X)
+    distances = BallCountOneClass(n_branches=1, scoring="knn_distance").fit(anchors)
+    assert len(np.unique(counts)) == 1
+    assert len(np.unique(distances.score_samples(X))) == 50
+
+
+@pytest.mark.parametrize("aggregation, offset", [("sum", -4.0), ("mean", -2.0), ("max", -2.0)])
+def test_knn_distance_auto_offset_is_the_radius(aggregation, offset):
+    anchors = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 10.0], [0.0, 11.0]])
+    model = BallCountOneClass(radius=2.0, n_branches=2, aggregation=aggregation,
+                              scoring="knn_distance", n_neighbors=2,
+                              contamination="auto").fit(anchors)
+    assert model.offset_ == offset
+    # 2nd nearest distance per branch: [0.5, 0] for (0.5, 0), [0.5, 10] for (0.5, 20): the
+    # second is beyond the radius on average (sum, mean), not in its nearest branch (max)
+    X = np.array([[0.5, 0.0], [0.5, 20.0]])
+    np.testing.assert_array_equal(model.score_samples(X),
+                                  {"sum": [-0.5, -10.5], "mean": [-0.25, -5.25],
+                                   "max": [0.0, -0.5]}[aggregation])
+    np.testing.assert_array_equal(model.predict(X), [1, 1] if aggregation == "max" else [1, -1])
+
+
+def test_knn_distance_needs_n_neighbors_samples():
+    X = np.random.default_rng(12).standard_normal((5, 2))
+    with pytest.raises(ValueError, match=r"n_samples=5, but scoring='knn_distance' with "
+                       r"n_neighbors=5 needs at least 6 samples for the leave-one-out"):
+        BallCountOneClass(n_branches=1, scoring="knn_distance").fit(X)
+    with pytest.raises(ValueError, match="needs at least 6 samples for the scores"):
+        BallCountOneClass(n_branches=1, scoring="knn_distance", n_neighbors=6,
+                          contamination="auto").fit(X)
+    BallCountOneClass(n_branches=1, scoring="knn_distance", contamination="auto").fit(X)
+    with pytest.raises(ValueError, match="The smallest class has n_samples=2.*needs at least 3"):
+        ClasswiseBallCount(n_branches=1, scoring="knn_distance", n_neighbors=2).fit(
+            X, [0, 0, 0, 1, 1])
+    with pytest.raises(InvalidParameterError, match="'n_neighbors' parameter"):
+        BallCountOneClass(scoring="knn_distance", n_neighbors=0).fit(X)
+    with pytest.raises(InvalidParameterError, match="'scoring' parameter"):
+        BallCountOneClass(scoring="lof").fit(X)
+
+
+@pytest.mark.parametrize("aggregation", ["sum", "max"])
+@pytest.mark.parametrize("contamination", [0.2, "auto"])
+def test_classwise_knn_distance_equals_separate_models(aggregation, contamination):
+    rng = np.random.default_rng(13)
+    y = rng.choice(np.array(["a", "b", "c"]), size=300)
+    X = (rng.standard_normal((300, 8)) + (y == "b")[:, None]).astype(np.float32)
+    queries = rng.standard_normal((60, 8)).astype(np.float32)
+    params = {"radius": 3.0, "n_branches": 4, "aggregation": aggregation,
+              "scoring": "knn_distance", "n_neighbors": 3, "contamination": contamination}
+    model = ClasswiseBallCount(**params).fit(X, y)
+    scores = model.score_samples(queries)
+    for j, label in enumerate(model.classes_):
+        single = BallCountOneClass(**params).fit(X[y == label])
+        np.testing.assert_array_equal(scores[:, j], single.score_samples(queries))
+        assert model.offsets_[j] == single.offset_

@@ -78,10 +78,11 @@ def test_worker_environment_rejects_zero_threads():
         worker_environment(0)
 
 
-def test_classwise_scores_on_cluster_equal_local(client):
+@pytest.mark.parametrize("scoring", ["count", "knn_distance"])
+def test_classwise_scores_on_cluster_equal_local(client, scoring):
     anchors, y = synthetic_codes(600)
     queries, _ = synthetic_codes(500, seed=1)
-    model = ClasswiseBallCount(radius=2.0, contamination="auto").fit(anchors, y)
+    model = ClasswiseBallCount(radius=2.0, scoring=scoring, contamination="auto").fit(anchors, y)
     X = da.from_array(queries, chunks=(100, 160))
     for method in ("score_samples", "predict"):
         result = map_method(model, X, method, client=client)

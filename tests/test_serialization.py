@@ -84,6 +84,9 @@ def test_save_load_round_trip_gives_identical_outputs(models, X, name, tmp_path)
         assert sorted(archive.namelist()) == ["config.json", "weights.safetensors"]
         config = json.loads(archive.read("config.json"))
     assert config["format_version"] == FORMAT_VERSION
+    import corel_sklearn
+
+    assert config["corel_sklearn_version"] == corel_sklearn.__version__
 
 
 def test_saved_history_keeps_nan_and_tuples(X, tmp_path):
@@ -178,7 +181,8 @@ def test_load_refuses_unknown_classes_newer_versions_and_damaged_files(models, t
 def test_missing_safetensors_gives_an_install_hint(models, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "safetensors", None)
     monkeypatch.setitem(sys.modules, "safetensors.torch", None)
-    with pytest.raises(ImportError, match=r"corel-sklearn\[io\]"):
+    with pytest.raises(ImportError, match=r"pip install safetensors \(or pip install "
+                       r"\"\.\[io\]\" in a corel-sklearn checkout\)"):
         save(models["ball_count"], tmp_path / "m.zip")
 
 

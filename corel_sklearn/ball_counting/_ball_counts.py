@@ -6,6 +6,7 @@ from corel_sklearn._numba_runtime import compile_notice
 from corel_sklearn._threads import kernel_threads
 from corel_sklearn._validation import METRIC_CODES, check_n_branches
 from corel_sklearn.ball_counting import _cpu
+from corel_sklearn.ball_counting._rounding import compute_dtype, rounding_band
 
 METRICS = tuple(METRIC_CODES)
 AGGREGATIONS = ("sum", "mean", "max")
@@ -21,68 +22,30 @@ MAX_CHUNK_WORK = 2**30
 _MIN_CHUNK_QUERIES = 8
 
 
-def rounding_band(radius, metric, width, dtype):
-    """Thresholds that let a fast, reassociated pass decide all but a few pairs exactly.
-
-    The reference decision is ``d64 <= threshold``, with ``d64`` the float64 distance of the
-    input values summed in coordinate order (for l2: the sum of squares, and
-    ``threshold = radius * radius``). A pass in ``dtype`` with any summation order has a relative
-    error below ``n_terms * u`` (u = unit roundoff, n_terms = width + 1 for l1, width + 3 for l2,
-    1 for linf), and ``d64`` itself below ``n_terms * 2**-53``. Widening that by 4x gives a band
-    ``[lo, hi]`` around the threshold: a fast value ``<= lo`` is certainly in, ``> hi`` certainly
-    out, and only values in between need the reference arithmetic.
-
-    Returns
-    -------
-    lo, hi : scalars of ``dtype``
-    threshold : float
-    """
-    dtype = np.dtype(dtype).type
-    threshold = float(radius) ** 2 if metric == "l2" else float(radius)
-    n_terms = {"l1": width + 1, "l2": width + 3, "linf": 1}[metric]
-    relative = 4.0 * n_terms * (np.finfo(dtype).eps / 2 + 2.0**-53)
-    # Gradual underflow: each rounded term may also be off by half a subnormal step.
-    band = relative * threshold + 4.0 * width * float(np.finfo(dtype).smallest_subnormal)
-    lo = np.nextafter(dtype(threshold - band), dtype(-np.inf))
-    hi = np.nextafter(dtype(threshold + band), dtype(np.inf))
-    return lo, hi, threshold
-
-
-def compute_dtype(queries_dtype, anchors_dtype, radius, metric, width):
-    """float32 when both inputs are float32 and the band stays narrow and finite, else float64.
-
-    Converting float32 to float64 is exact, so the result never depends on this choice; only
-    speed does (float32 runs at twice the SIMD width).
-    """
-    if np.dtype(queries_dtype) != np.float32 or np.dtype(anchors_dtype) != np.float32:
-        return np.float64
-    lo, hi, threshold = rounding_band(radius, metric, width, np.float32)
-    narrow = float(hi) - float(lo) <= 1e-3 * threshold
-    finite = float(hi) < float(np.finfo(np.float32).max) / 4
-    return np.float32 if narrow and finite else np.float64
-
-
-def _check_inputs(queries, anchors, radius, n_branches, metric, anchor_groups, n_groups):
+def _check_points(queries, anchors, n_branches, metric, anchor_groups, n_groups):
+    """Validated float arrays, sorted-group ints and the group count; no radius here."""
     arrays = []
-    for name, x in (("queries", queries), ("anchors", anchors)):
+    for name, x in (("anchors", anchors), ("queries", queries)):
         x = np.asarray(x)
         if x.dtype not in (np.float32, np.float64):
             x = x.astype(np.float64)
         if x.ndim != 2:
             raise ValueError(f"{name} must be 2-D (n_points, n_dims), got shape {x.shape}.")
+        if x.shape[1] == 0:
+            raise ValueError(
+                f"{name} have 0 dimensions (shape {x.shape}): points need at least one "
+                "coordinate to have a distance."
+            )
         if x.size and not _cpu.all_finite(x):
-            raise ValueError(f"{name} contains NaN or inf; ball counts need finite points.")
+            raise ValueError(f"{name} contains NaN or inf; distances need finite points.")
         arrays.append(x)
-    queries, anchors = arrays
+    anchors, queries = arrays
     if queries.shape[1] != anchors.shape[1]:
         raise ValueError(
             f"queries have {queries.shape[1]} dimensions but anchors have {anchors.shape[1]}."
         )
     n_dims = anchors.shape[1]
     check_n_branches(n_branches, n_dims)
-    radius = float(radius)
-    if not (np.isfinite(radius) and radius > 0):
-        raise ValueError(f"radius must be a finite number > 0, got {radius}.")
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}.")
     if anchor_groups is None:
@@ -100,10 +63,28 @@ def _check_inputs(queries, anchors, radius, n_branches, metric, anchor_groups, n
             n_groups = int(groups.max()) + 1 if groups.size else 0
         if groups.size and (groups.min() < 0 or groups.max() >= n_groups):
             raise ValueError(f"anchor_groups must lie in [0, n_groups={n_groups}).")
-    return queries, anchors, radius, groups, int(n_groups)
+    return queries, anchors, groups, int(n_groups)
+
+
+def _check_inputs(queries, anchors, radius, n_branches, metric, anchor_groups, n_groups):
+    queries, anchors, groups, n_groups = _check_points(queries, anchors, n_branches, metric,
+                                                       anchor_groups, n_groups)
+    radius = float(radius)
+    if not (np.isfinite(radius) and radius > 0):
+        raise ValueError(f"radius must be a finite number > 0, got {radius}.")
+    return queries, anchors, radius, groups, n_groups
+
+
+def _group_anchors(anchors, groups):
+    """``(anchors, groups, order)`` sorted by group (stable; no copy when already sorted)."""
+    if np.all(groups[:-1] <= groups[1:]):
+        return anchors, groups, np.arange(len(groups))
+    order = np.argsort(groups, kind="stable")
+    return anchors[order], groups[order], order
 
 
 def _chunk_size(n_out, n_branches, n_dims, itemsize, max_chunk_bytes, n_anchors):
+    """Queries per chunk; ``n_out`` is the number of 8-byte results per query and branch."""
     per_query = n_out * n_branches * 8 + (n_dims + n_branches) * itemsize
     by_memory = max(_cpu.MAX_QUERY_TILE, int(max_chunk_bytes // per_query))
     by_work = max(_MIN_CHUNK_QUERIES, MAX_CHUNK_WORK // max(1, n_anchors * n_dims))
@@ -118,12 +99,7 @@ def _iter_branch_counts(queries, anchors, radius, n_branches, metric, groups, n_
     ``leave_one_out``, where the queries are the anchors themselves, each meets only its own
     group, and its count of itself (exactly once per branch: distance 0) is removed.
     """
-    if np.all(groups[:-1] <= groups[1:]):
-        order = np.arange(len(groups))  # already grouped: no copy of the anchors
-    else:
-        order = np.argsort(groups, kind="stable")
-        anchors = anchors[order]
-        groups = groups[order]
+    anchors, groups, order = _group_anchors(anchors, groups)
     if leave_one_out:
         queries = anchors
     width = anchors.shape[1] // n_branches

@@ -276,6 +276,201 @@ _COUNT_ENTRY_SERIAL = {
 }
 
 
+# ---------------------------------------------------------------- k-th nearest anchor distance
+#
+# The same tiled passes, fused at the end with a test ``v <= t`` against a per-query bound ``t``
+# above its current k-th smallest *exact* distance (from ``error_bounds``: any pair the fast
+# value puts above ``t`` is certainly farther than the k-th). Pairs that pass are decided with
+# the reference arithmetic and inserted into a sorted array of the k smallest exact distances,
+# so the result is the reference k-th distance bit for bit, whatever the summation order of the
+# fast pass, and ties need no rule (only the k-th value is kept, not which anchor holds it).
+# After the first blocks the bound rejects nearly every pair inside the vectorised pass.
+
+
+@nb.njit(fastmath=_FASTMATH, inline="always")
+def _pass_candidates(metric, qa, qb, c, r0, r1, acc_a, acc_b, m, ta, tb):
+    """Last two coordinates fused with the candidate test: (#v <= ta, #v <= tb).
+
+    Tallies are kept in the float dtype, as in ``_pass_count``, so the loop stays SIMD-wide.
+    """
+    a0, a1, b0, b1 = qa[c], qa[c + 1], qb[c], qb[c + 1]
+    one = acc_a.dtype.type(1)
+    zero = acc_a.dtype.type(0)
+    n_a = zero
+    n_b = zero
+    for j in range(m):
+        x0 = r0[j]
+        x1 = r1[j]
+        va = _combine(metric, acc_a[j], _term(metric, a0, a1, x0, x1))
+        vb = _combine(metric, acc_b[j], _term(metric, b0, b1, x0, x1))
+        acc_a[j] = va
+        acc_b[j] = vb
+        n_a += one if va <= ta else zero
+        n_b += one if vb <= tb else zero
+    return int(n_a), int(n_b)
+
+
+@nb.njit(fastmath=_FASTMATH, inline="always")
+def _branch_candidates(metric, qa, qb, q_start, padded, packed, base, m, acc_a, acc_b, ta, tb):
+    """Fast distances of one block to queries ``qa``/``qb`` in one branch, into ``acc_a``/
+    ``acc_b``, and how many lie at or below each query's bound."""
+    qa = qa[q_start:q_start + padded]
+    qb = qb[q_start:q_start + padded]
+    if padded == 2:
+        for j in range(m):
+            acc_a[j] = 0
+            acc_b[j] = 0
+    c = 0
+    while c + 2 < padded:
+        row = base + c * m
+        _pass(metric, c == 0, qa, qb, c, packed[row:row + m], packed[row + m:row + 2 * m],
+              acc_a, acc_b, m)
+        c += 2
+    row = base + c * m
+    return _pass_candidates(metric, qa, qb, c, packed[row:row + m],
+                            packed[row + m:row + 2 * m], acc_a, acc_b, m, ta, tb)
+
+
+@nb.njit(inline="always")
+def _fast_bound(d64, bounds, like):
+    """A value of the pass's dtype (that of the array ``like``) at or above the fast value of
+    every pair whose reference value is at most ``d64`` (+inf stays +inf).
+
+    ``bounds`` = (relative, absolute) of ``error_bounds``, then a factor ``margin`` > 1 and a
+    subnormal step ``tiny`` that cover the rounding of this float64 arithmetic and of the
+    conversion to the pass's dtype.
+    """
+    return like.dtype.type((d64 * (1.0 + bounds[0]) + bounds[1]) * bounds[2] + bounds[3])
+
+
+@nb.njit(inline="always")
+def _upper_d64(fast, bounds):
+    """An upper bound of the reference value of a pair whose fast value is ``fast``."""
+    return ((np.float64(fast) + bounds[1]) / (1.0 - bounds[0])) * bounds[2] + bounds[3]
+
+
+@nb.njit(fastmath=_FASTMATH)
+def _insert_sorted(values, v):
+    """Insert ``v`` into the ascending array ``values``, dropping its largest entry."""
+    pos = values.shape[0] - 1
+    while pos > 0 and values[pos - 1] > v:
+        values[pos] = values[pos - 1]
+        pos -= 1
+    values[pos] = v
+
+
+@nb.njit(fastmath=_FASTMATH)
+def _knn_update(metric, query, width, packed, base, m, acc, n_candidates, t, best, bounds,
+                smallest):
+    """Insert the exact distances of this block's candidates into ``best`` (ascending, k).
+
+    ``t`` bounds the candidates' fast values (all ``acc[j] <= t``, ``n_candidates`` of them).
+    When there are many (the first blocks, while ``best`` is not full), the block's own k
+    smallest fast values bound them first: an anchor whose fast value is above the bound of
+    the k-th has k anchors of this block strictly nearer, so it cannot be among the k nearest.
+    ``smallest`` is a scratch array of k values of the pass's dtype.
+    """
+    k = best.shape[0]
+    if n_candidates > 2 * k + m // (4 * width):
+        for i in range(k):
+            smallest[i] = np.inf
+        for j in range(m):
+            if acc[j] < smallest[k - 1]:
+                _insert_sorted(smallest, acc[j])
+        t = min(t, _fast_bound(_upper_d64(smallest[k - 1], bounds), bounds, acc))
+    for j in range(m):
+        if acc[j] <= t:
+            d = _reference_distance(metric, query, 0, packed, base, m, j, width)
+            if d < best[k - 1]:
+                _insert_sorted(best, d)
+                t = min(t, _fast_bound(best[k - 1], bounds, acc))
+
+
+@nb.njit(parallel=True, fastmath=_FASTMATH, cache=True)
+def _knn_kernel(queries, query_groups, packed, block_offsets, block_sizes, block_groups,
+                n_branches, width, metric, bounds, own_group_only, tile_size, best):
+    """Fold every block into ``best``: per query, group and branch, the k smallest distances.
+
+    ``best`` is (n_q, n_groups or 1, n_branches, k) float64, ascending along the last axis
+    (+inf where fewer than k anchors were seen); l2 entries are squared distances. Layout,
+    pairing and ``own_group_only`` are those of ``_count_kernel``.
+    """
+    literally(metric)
+    n_queries = queries.shape[0]
+    padded = queries.shape[1] // n_branches
+    n_blocks = block_offsets.shape[0]
+    n_tiles = (n_queries + tile_size - 1) // tile_size
+    k = best.shape[3]
+    for tile in nb.prange(n_tiles):
+        acc_a = np.empty(BLOCK_SIZE, dtype=packed.dtype)
+        acc_b = np.empty(BLOCK_SIZE, dtype=packed.dtype)
+        smallest = np.empty(k, dtype=packed.dtype)
+        i0 = tile * tile_size
+        i1 = min(n_queries, i0 + tile_size)
+        for b in range(n_blocks):
+            group = block_groups[b]
+            if own_group_only and (group < query_groups[i0] or group > query_groups[i1 - 1]):
+                continue
+            out = 0 if own_group_only else group
+            m = block_sizes[b]
+            for kb in range(n_branches):
+                base = block_offsets[b] + kb * padded * m
+                q_start = kb * padded
+                for i in range(i0, i1, 2):
+                    ia = i
+                    ib = min(i + 1, i1 - 1)
+                    if own_group_only and query_groups[ia] != group:
+                        if query_groups[ib] != group:
+                            continue
+                        ia = ib
+                    elif own_group_only and query_groups[ib] != group:
+                        ib = ia
+                    best_a = best[ia, out, kb]
+                    best_b = best[ib, out, kb]
+                    ta = _fast_bound(best_a[k - 1], bounds, acc_a)
+                    tb = _fast_bound(best_b[k - 1], bounds, acc_b)
+                    n_a, n_b = _branch_candidates(
+                        metric, queries[ia], queries[ib], q_start, padded, packed, base, m,
+                        acc_a, acc_b, ta, tb,
+                    )
+                    if n_a > 0:
+                        _knn_update(metric, queries[ia][q_start:q_start + padded], width,
+                                    packed, base, m, acc_a, n_a, ta, best_a, bounds, smallest)
+                    if ib != ia and n_b > 0:
+                        _knn_update(metric, queries[ib][q_start:q_start + padded], width,
+                                    packed, base, m, acc_b, n_b, tb, best_b, bounds, smallest)
+    return best
+
+
+@nb.njit(cache=True)
+def _knn_l1(queries, query_groups, packed, block_offsets, block_sizes, block_groups,
+            n_branches, width, bounds, own_group_only, tile_size, best):
+    return _knn_kernel(queries, query_groups, packed, block_offsets, block_sizes, block_groups,
+                       n_branches, width, 0, bounds, own_group_only, tile_size, best)
+
+
+@nb.njit(cache=True)
+def _knn_l2(queries, query_groups, packed, block_offsets, block_sizes, block_groups,
+            n_branches, width, bounds, own_group_only, tile_size, best):
+    return _knn_kernel(queries, query_groups, packed, block_offsets, block_sizes, block_groups,
+                       n_branches, width, 1, bounds, own_group_only, tile_size, best)
+
+
+@nb.njit(cache=True)
+def _knn_linf(queries, query_groups, packed, block_offsets, block_sizes, block_groups,
+              n_branches, width, bounds, own_group_only, tile_size, best):
+    return _knn_kernel(queries, query_groups, packed, block_offsets, block_sizes, block_groups,
+                       n_branches, width, 2, bounds, own_group_only, tile_size, best)
+
+
+_KNN_ENTRY = {"l1": _knn_l1, "l2": _knn_l2, "linf": _knn_linf}
+_knn_kernel_serial = serial_twin(_knn_kernel)
+_KNN_ENTRY_SERIAL = {
+    metric: serial_twin(entry, _knn_kernel=_knn_kernel_serial)
+    for metric, entry in _KNN_ENTRY.items()
+}
+
+
 def all_finite(x):
     """``np.isfinite(x).all()`` for a 2-D array, without a temporary and in parallel."""
     return (_all_finite_serial if in_forked_child() else _all_finite)(x)
@@ -370,6 +565,32 @@ def reference_within(queries, anchors, query_index, anchor_index, branch_index, 
     return out
 
 
+@nb.njit(cache=True)
+def reference_distances(queries, anchors, query_index, anchor_index, branch_index, width,
+                        metric):
+    """Reference values (l1, squared l2, linf) of listed (query, anchor, branch) triples."""
+    out = np.empty(query_index.shape[0], dtype=np.float64)
+    for t in range(query_index.shape[0]):
+        i = query_index[t]
+        j = anchor_index[t]
+        start = branch_index[t] * width
+        d = 0.0
+        for c in range(start, start + width):
+            d = _reference_step(metric, d, queries[i, c], anchors[j, c])
+        out[t] = d
+    return out
+
+
+def _tile_size(n_queries):
+    """Queries per tile: as many as possible (up to ``MAX_QUERY_TILE``), one tile per thread.
+
+    Each tile reads every anchor block once, so the tile size is the reuse of a block. With
+    many anchors a chunk holds few queries (``MAX_CHUNK_WORK``) and the blocks come from L3 or
+    memory: a quarter of the tile size halved the rate at 100k anchors x 160 dims.
+    """
+    return int(min(MAX_QUERY_TILE, max(2, -(-n_queries // nb.get_num_threads()))))
+
+
 def count_chunk(packed_anchors, queries, lo, hi, threshold, metric, query_groups=None):
     """Per-branch counts (n_q, n_groups or 1, n_branches), int64, of one chunk of queries.
 
@@ -382,9 +603,7 @@ def count_chunk(packed_anchors, queries, lo, hi, threshold, metric, query_groups
     counts = np.zeros((queries.shape[0], n_out, packed_anchors.n_branches), dtype=np.int64)
     if queries.shape[0] == 0 or packed_anchors.block_sizes.shape[0] == 0:
         return counts
-    # Big tiles reuse each anchor block more; enough tiles keep every thread busy.
-    n_threads = nb.get_num_threads()
-    tile_size = int(min(MAX_QUERY_TILE, max(2, -(-queries.shape[0] // (4 * n_threads)))))
+    tile_size = _tile_size(queries.shape[0])
     entries = _COUNT_ENTRY_SERIAL if in_forked_child() else _COUNT_ENTRY
     entries[metric](
         packed_anchors.pad_queries(queries), query_groups, packed_anchors.packed,
@@ -393,3 +612,28 @@ def count_chunk(packed_anchors, queries, lo, hi, threshold, metric, query_groups
         own_group_only, tile_size, counts,
     )
     return counts
+
+
+def kth_chunk(packed_anchors, queries, n_neighbors, metric, bounds, query_groups=None):
+    """The ``n_neighbors`` smallest reference distances of one chunk of queries, per branch.
+
+    Returns a float64 array (n_q, n_groups or 1, n_branches, n_neighbors), ascending along the
+    last axis, +inf where a group holds fewer anchors; l2 entries are squared. ``bounds`` is
+    ``_rounding.kth_bounds`` of the packed dtype.
+    """
+    own_group_only = query_groups is not None
+    if query_groups is None:
+        query_groups = np.zeros(1, dtype=np.int64)
+    n_out = 1 if own_group_only else packed_anchors.n_groups
+    best = np.full((queries.shape[0], n_out, packed_anchors.n_branches, n_neighbors), np.inf)
+    if queries.shape[0] == 0 or packed_anchors.block_sizes.shape[0] == 0:
+        return best
+    tile_size = _tile_size(queries.shape[0])
+    entries = _KNN_ENTRY_SERIAL if in_forked_child() else _KNN_ENTRY
+    entries[metric](
+        packed_anchors.pad_queries(queries), query_groups, packed_anchors.packed,
+        packed_anchors.block_offsets, packed_anchors.block_sizes, packed_anchors.block_groups,
+        packed_anchors.n_branches, packed_anchors.width, np.asarray(bounds, dtype=np.float64),
+        own_group_only, tile_size, best,
+    )
+    return best

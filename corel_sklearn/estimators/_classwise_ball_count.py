@@ -5,8 +5,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from corel_sklearn._sklearn_compat import _fit_context
-from corel_sklearn.ball_counting import ball_counts, leave_one_out_ball_counts
-from corel_sklearn.estimators._ball_count import _BallCounter, _labels, auto_offset
+from corel_sklearn.estimators._ball_count import _BallCounter, _labels
 
 
 class ClasswiseBallCount(_BallCounter):
@@ -22,19 +21,29 @@ class ClasswiseBallCount(_BallCounter):
 
     Parameters
     ----------
-    radius : float, default=2.0
-        Radius of the closed balls, > 0; the paper uses the encoder's ``eta`` (2.0).
-    n_branches : int, default=16
-        Number of latent branches; must divide ``n_features``.
+    radius : float or "eta", default="eta"
+        Radius of the closed balls, > 0; "eta" follows the encoder that made the codes (2.0
+        for a plain array), as in :class:`BallCountOneClass`. The value used is ``radius_``.
+    n_branches : int or "auto", default="auto"
+        Number of latent branches; must divide ``n_features``. "auto": the encoder's for its
+        codes, else 16, as in :class:`BallCountOneClass`. The value used is ``n_branches_``.
     metric : {"l1", "l2", "linf"}, default="l1"
         Distance within a branch.
     aggregation : {"sum", "mean", "max"}, default="sum"
-        How branch counts combine.
+        How branch scores combine.
+    scoring : {"count", "knn_distance"}, default="count"
+        "count": anchors of the class within ``radius``; "knn_distance": minus the distance
+        to the ``n_neighbors``-th nearest anchor of the class (as in
+        :class:`BallCountOneClass`).
+    n_neighbors : int, default=5
+        The neighbour "knn_distance" measures to; every class needs that many samples, one
+        more for a float ``contamination``.
     contamination : "auto" or float in (0, 0.5], default=0.1
         Sets each class's offset as in :class:`BallCountOneClass`: a float is that percentile
         of the class's leave-one-out scores (its anchors scored against the other anchors of
         the class), so every class needs at least 2 samples; "auto" flags samples whose balls
-        hold no anchor of the class.
+        hold no anchor of the class (under "knn_distance": whose k-th nearest anchor of the
+        class lies beyond ``radius``).
     n_jobs : int, default=None
         Threads of the CPU kernel; None uses all cores.
     device : str or torch.device, default="auto"
@@ -42,6 +51,10 @@ class ClasswiseBallCount(_BallCounter):
 
     Attributes
     ----------
+    radius_ : float or None
+        The radius used (None when unused and not told by the codes).
+    n_branches_ : int
+        The number of branches used.
     classes_ : ndarray of shape (n_classes,)
         The class labels, sorted; column ``j`` of every output belongs to ``classes_[j]``.
     anchors_ : ndarray of shape (n_anchors, n_features), float32 or float64
@@ -96,7 +109,8 @@ class ClasswiseBallCount(_BallCounter):
         self : object
             The fitted model.
         """
-        X = self._validate_X(X, reset=True)
+        radius, n_branches = self._code_settings(X)
+        X = self._validate_X(X, reset=True, n_branches=n_branches)
         y = column_or_1d(y, warn=True)
         if y.shape[0] != X.shape[0]:
             raise ValueError(f"X has {X.shape[0]} samples but y has {y.shape[0]}.")
@@ -104,17 +118,16 @@ class ClasswiseBallCount(_BallCounter):
         self.classes_, y_index = np.unique(y, return_inverse=True)
         n_per_class = np.bincount(y_index, minlength=len(self.classes_))
         self._check_n_anchors(n_per_class, "The smallest class has")
+        self.radius_, self.n_branches_ = radius, n_branches
         order = np.argsort(y_index, kind="stable")
         self.anchors_ = X[order]
         self.anchor_classes_ = y_index[order].astype(np.int64)
         n_classes = len(self.classes_)
         if self.contamination == "auto":
-            self.offsets_ = np.full(n_classes, auto_offset(self.aggregation, self.n_branches))
+            self.offsets_ = np.full(n_classes, self._auto_offset())
             return self
-        scores = leave_one_out_ball_counts(
-            self.anchors_, self.radius, anchor_groups=self.anchor_classes_, n_groups=n_classes,
-            **self._count_kwargs(), **self._counting_options(self.anchors_.shape[0]),
-        )
+        scores = self._scores(None, leave_one_out=True, anchor_groups=self.anchor_classes_,
+                              n_groups=n_classes)
         bounds = np.searchsorted(self.anchor_classes_, np.arange(n_classes + 1))
         self.offsets_ = np.array([
             np.percentile(scores[bounds[c]:bounds[c + 1]], 100.0 * self.contamination)
@@ -123,7 +136,7 @@ class ClasswiseBallCount(_BallCounter):
         return self
 
     def score_samples(self, X):
-        """Every class's ball-count score of each sample: higher is more normal.
+        """Every class's score of each sample: higher is more normal.
 
         Parameters
         ----------
@@ -138,11 +151,7 @@ class ClasswiseBallCount(_BallCounter):
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        return ball_counts(
-            X, self.anchors_, self.radius, anchor_groups=self.anchor_classes_,
-            n_groups=len(self.classes_), **self._count_kwargs(),
-            **self._counting_options(X.shape[0]),
-        )
+        return self._scores(X, anchor_groups=self.anchor_classes_, n_groups=len(self.classes_))
 
     def decision_function(self, X):
         """``score_samples(X) - offsets_``: negative where a class's model flags an outlier.

@@ -26,6 +26,7 @@ from corel_sklearn._sklearn_compat import (
 from corel_sklearn._weights import load_weights, state_dict_bytes
 from corel_sklearn.callbacks import EarlyStopping, ProgressBar
 from corel_sklearn.estimators._base import DocLinkMixin, warn_if_outlier_labels
+from corel_sklearn.estimators._codes import encoder_codes
 from corel_sklearn.estimators._data import check_input, inference_batches, make_training_data
 from corel_sklearn.losses import connectivity_loss
 from corel_sklearn.networks import (
@@ -1080,7 +1081,7 @@ class TopoAutoencoder(DocLinkMixin, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = check_input(self, X, reset=False)
-        return self._apply(self.module_.encoder, X, self.input_shape_)
+        return encoder_codes(self._apply(self.module_.encoder, X, self.input_shape_), self)
 
     def inverse_transform(self, X):
         """Decode latent codes back to the input space.

@@ -14,6 +14,7 @@ import time
 import joblib
 
 from corel_sklearn._files import atomic_write
+from corel_sklearn._version import __version__
 from corel_sklearn.callbacks import Callback
 from corel_sklearn.experiments._progress import TrainingProgress, log
 
@@ -92,8 +93,6 @@ def encoder_cache_key(encoder, X, *, dataset_id, aux):
     False
     """
     import torch
-
-    from corel_sklearn import __version__
 
     settings = {
         "dataset": str(dataset_id),
