@@ -1,6 +1,6 @@
 """The one method registry: COREL, its ablations and the baselines, one spelling everywhere."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sklearn.ensemble import IsolationForest
@@ -20,7 +20,8 @@ class MethodContext:
     """What a method's estimator depends on in one fit.
 
     ``n_fit`` training rows, ``random_state`` of the draw or trial, the ball ``radius`` and
-    ``n_branches`` of the encoder's codes, and the protocol ``style`` ("paper" or "pyod").
+    ``n_branches`` of the encoder's codes, COREL's ``scoring`` and ``n_neighbors`` (see
+    :class:`~corel_sklearn.BallCountOneClass`), and the protocol ``style`` ("paper" or "pyod").
     """
 
     n_fit: int
@@ -28,6 +29,8 @@ class MethodContext:
     radius: float = 2.0
     n_branches: int = 1
     style: str = "paper"
+    scoring: str = "count"
+    n_neighbors: int = 5
 
 
 @dataclass(frozen=True)
@@ -53,13 +56,18 @@ class Method:
         return -estimator.score_samples(X_score)
 
 
-def _ball_count(context):
+def _corel_score(context):
     from corel_sklearn import BallCountOneClass
 
     # contamination="auto": scores (and so every AUROC) do not depend on the threshold, and
-    # "auto" skips the leave-one-out counts, quadratic in n_fit, that a float needs.
+    # "auto" skips the leave-one-out pass, quadratic in n_fit, that a float needs.
     return BallCountOneClass(radius=context.radius, n_branches=context.n_branches,
+                             scoring=context.scoring, n_neighbors=context.n_neighbors,
                              contamination="auto")
+
+
+def _ball_count(context):
+    return _corel_score(replace(context, scoring="count"))
 
 
 def _ocsvm(context):
@@ -100,8 +108,12 @@ def _ecod(context):
 METHODS = {
     m.key: m
     for m in (
-        Method("COREL", "corel", _ball_count,
-               "ball count (radius r, l1, summed over branches) on the COREL codes"),
+        Method("COREL", "corel", _corel_score,
+               "COREL's score of its codes: the ball count (radius r, l1, summed over "
+               "branches) in the paper's protocol; the tabular recipe's distance to the 5th "
+               "nearest training code in the ODDS and ADBench protocols"),
+        Method("COREL-count", "corel", _ball_count,
+               "the paper's ball count (radius r = eta, l1) on the same COREL codes"),
         Method("BallCount-AE", "ae", _ball_count,
                "the same ball count on codes of the same encoder trained with lambda = 0"),
         Method("OCSVM-AE", "ae", _ocsvm,
