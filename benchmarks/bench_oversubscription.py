@@ -11,8 +11,8 @@ the same way, are the noise floor. Then one ``TopoAutoencoder`` fit with torch's
 versus one thread (the network's own ops), and ``GridSearchCV(n_jobs=2)`` versus ``n_jobs=1``
 over two fits.
 
-Run it alone (``flock /tmp/bench.lock python benchmarks/bench_oversubscription.py``): other
-load on the machine is itself oversubscription, so say so with the figures.
+Run it alone on the machine: other load is itself oversubscription, so say so with the
+figures.
 """
 
 import argparse
