@@ -112,6 +112,34 @@ def test_fused_loss_and_gradient_do_not_depend_on_threads(metric, n_branches, wi
                                rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_loss_and_gradient_are_exact_left_to_right_arithmetic(dtype):
+    """The loss pass is compiled without fast-math whatever kernel calls it (numba would
+    otherwise compile it with the flags of the kernel that first needs it): each branch's loss
+    is the left-to-right float64 sum over its sorted deaths, and the l2 gradient the textbook
+    formula in the points' dtype, bit for bit."""
+    x = cloud(np.random.default_rng(8), 100, 16 * 10, "gaussian", dtype)
+    edges, lengths, losses, slopes, grad = connectivity_loss_cpu(x, 16, "l2", 1.5, 0.25, True,
+                                                                 n_threads=1)
+    reference = np.zeros_like(x)
+    for k in range(16):
+        expected = 0.0
+        for death in lengths[k]:
+            if death > 0:
+                expected += abs(1.5 - death)
+        assert losses[k] == expected, k
+        columns = slice(10 * k, 10 * (k + 1))
+        for (i, j), slope in zip(edges[k], slopes[k], strict=True):
+            diff = x[i, columns] - x[j, columns]
+            norm = dtype(0)
+            for value in diff:
+                norm = dtype(norm + value * value)
+            scale = dtype(slope) / np.sqrt(norm) if norm > 0 else dtype(0)
+            reference[i, columns] += scale * diff
+            reference[j, columns] -= scale * diff
+    np.testing.assert_array_equal(grad, reference)
+
+
 def test_split_run_finishes_when_its_workers_run_in_turn():
     """Two workers, one thread: the first waits, closes the run and builds the tree alone."""
     x = np.random.default_rng(2).standard_normal((_SPLIT_MIN_POINTS + 5, 40)).astype(np.float32)

@@ -24,9 +24,9 @@ import numpy as np
 from corel_sklearn._numba_runtime import call_interruptibly, serial_twin
 from corel_sklearn._threads import in_forked_child, kernel_threads
 from corel_sklearn._validation import METRIC_CODES
-from corel_sklearn.pershom import _thread_planner
 from corel_sklearn.pershom._prim_cpu import FASTMATH, NARROW_WIDTH, prim, sorted_by_length
 from corel_sklearn.pershom._spin_barrier import aborted, join_split, new_barrier, request_abort
+from corel_sklearn.pershom._thread_planner import run_planned
 from corel_sklearn.pershom._tree_loss import (
     branch_edge_gradient,
     death_loss,
@@ -133,9 +133,8 @@ def _planned_run(x, n_branches, metric, n_threads, settings):
     x = np.ascontiguousarray(x)
     if n_threads is not None:
         return run_trees(x, n_branches, metric, int(n_threads), settings)
-    return _thread_planner.run_planned(
-        x, n_branches, metric,
-        lambda choice: run_trees(x, n_branches, metric, choice, settings))
+    return run_planned(x, n_branches, metric,
+                       lambda choice: run_trees(x, n_branches, metric, choice, settings))
 
 
 def run_trees(x, n_branches, metric, n_threads, settings):

@@ -12,8 +12,11 @@ array (:data:`LOSS_SETTINGS`: ``with_loss``, ``eta``, ``weight``, ``with_gradien
 parallel loops take arrays, not tuples), made by :func:`loss_settings` or :func:`no_loss`;
 the results go to the arrays of :func:`loss_outputs`.
 
-Everything here is compiled on its own without fast-math, also when called from the fast-math
-tree kernels: the gradients are exact like torch's autograd through the same lengths.
+Everything here is compiled without fast-math, also when called from the fast-math tree
+kernels: the gradients are exact like torch's autograd through the same lengths. The
+``fastmath=False`` is explicit because numba compiles a function that does not set it with
+the flags of the caller that first needs it (and caches that): the bits would then depend on
+which call path compiled first.
 """
 
 import numba as nb
@@ -53,7 +56,7 @@ def loss_outputs(settings, x, n_branches):
     return losses, slopes, grad
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, fastmath=False)
 def branch_edge_gradient(metric, points, first, width, edges, grad, out):
     """Add to ``out`` the gradient of ``sum(grad * lengths of edges)`` in one branch.
 
@@ -101,7 +104,7 @@ def branch_edge_gradient(metric, points, first, width, edges, grad, out):
 
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, fastmath=False)
 def _edge_length_gradient(metric, points, edges, grad, out):
     """Add to ``out`` the gradient of ``sum(grad * lengths of edges)`` w.r.t. ``points``."""
     n_branches = grad.shape[0]
@@ -110,7 +113,7 @@ def _edge_length_gradient(metric, points, edges, grad, out):
         branch_edge_gradient(metric, points, k * width, width, edges[k], grad[k], out)
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, fastmath=False)
 def death_loss(deaths, eta, weight, slopes):
     """The sum of ``|eta - death|`` over the non-zero ``deaths`` of one branch, and its slopes.
 
@@ -133,7 +136,7 @@ def death_loss(deaths, eta, weight, slopes):
     return loss
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, fastmath=False)
 def single_cloud_loss(metric, points, edges, deaths, settings, losses, slopes, grad):
     """The loss (and gradient) of one cloud, after whichever kernel (split or not) found its
     tree; ``settings`` as for the kernels."""
