@@ -6,6 +6,7 @@ import pickle
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import joblib
@@ -234,3 +235,35 @@ def test_idle_cores_sees_a_busy_process():
     finally:
         spinner.kill()
         spinner.wait()
+
+
+# ------------------------------------------------------------------ interruptible calls
+
+
+@numba.njit(nogil=True)
+def _fill(out, value):
+    if value < 0:
+        raise ValueError("negative")
+    for i in range(out.shape[0]):
+        out[i] = value
+
+
+def test_interruptible_call_runs_the_kernel_and_hands_back_its_errors():
+    from corel_sklearn._numba_runtime import call_interruptibly
+
+    out = np.zeros(4)
+    call_interruptibly(_fill, (out, 2.0), 1, abort=lambda: None)
+    assert out.tolist() == [2.0] * 4
+    with pytest.raises(ValueError, match="negative"):
+        call_interruptibly(_fill, (out, -1.0), 1, abort=lambda: None)
+    # Outside the main thread (no signal can reach it) the kernel runs in the calling thread.
+    threads = []
+
+    def kernel(values):
+        threads.append(threading.get_ident())
+        values[:] = 3.0
+
+    worker = threading.Thread(target=lambda: call_interruptibly(kernel, (out,), 1, abort=None))
+    worker.start()
+    worker.join(timeout=60)
+    assert threads == [worker.ident] and out.tolist() == [3.0] * 4
