@@ -179,7 +179,7 @@ def run_trees(x, n_branches, metric, n_threads, settings):
     else:
         with kernel_threads(n_workers):
             kernel(*arguments)
-    if settings[0]["with_loss"] and single:
+    if single and settings.item()[0]:  # with_loss
         # The branch loop computed the losses of several branches; one cloud's comes after.
         single_cloud_loss(code, x, edges, lengths, settings, losses, slopes, grad)
     return edges, lengths, (losses, slopes, grad)

@@ -48,7 +48,7 @@ def loss_outputs(settings, x, n_branches):
     ``losses`` (n_branches,) float64, ``slopes`` (n_branches, B-1) and ``grad`` (B, dim) in
     ``x``'s dtype; the gradient starts at zero (the kernels add to it).
     """
-    with_loss, with_gradient = bool(settings[0]["with_loss"]), bool(settings[0]["with_gradient"])
+    with_loss, _, _, with_gradient = settings.item()
     m = max(x.shape[0] - 1, 0)
     losses = np.empty(n_branches if with_loss else 0)
     slopes = np.empty((n_branches, m) if with_loss else (0, 0), dtype=x.dtype)
