@@ -57,7 +57,7 @@ class Method:
 
 
 def _corel_score(context):
-    from corel_sklearn import BallCountOneClass
+    from corel_sklearn.estimators import BallCountOneClass
 
     # contamination="auto": scores (and so every AUROC) do not depend on the threshold, and
     # "auto" skips the leave-one-out pass, quadratic in n_fit, that a float needs.
