@@ -35,7 +35,7 @@ from sklearn.preprocessing import StandardScaler
 from corel_sklearn.datasets import load_adbench
 from corel_sklearn.estimators import BallCountOneClass, TopoAutoencoder
 from corel_sklearn.experiments import adbench_files, adbench_split
-from corel_sklearn.experiments._tabular import copy_share
+from corel_sklearn.experiments._tabular_benchmarks import copy_share
 
 BASELINES = ("KNN", "LOF", "IForest", "ECOD", "OCSVM")
 COPY_SHARE = 0.25

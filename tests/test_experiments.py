@@ -269,12 +269,12 @@ def test_odds_runner_on_tiny_sets(tmp_path, rng):
 def test_pyod_split_is_sklearns_60_40_with_train_statistics(rng):
     X = rng.normal(size=(50, 3)) * [1, 10, 100]
     y = (np.arange(50) < 5).astype(int)
-    X_train, X_test, y_train, y_test = pyod_split(X, y, trial=3)
+    X_train, X_test, y_train, y_test = pyod_split(X, y, random_state=3)
     assert len(X_train) == 30 and len(X_test) == 20
     np.testing.assert_allclose(X_train.mean(0), 0, atol=1e-12)
     np.testing.assert_allclose(X_train.std(0), 1)
     assert y_train.sum() + y_test.sum() == 5
-    again = pyod_split(X, y, trial=3)
+    again = pyod_split(X, y, random_state=3)
     np.testing.assert_array_equal(again[1], X_test)
 
 
@@ -465,7 +465,7 @@ def test_adbench_runner_and_published_table(tmp_path, rng):
         return _tiny_encoder(n_branches=2, branch_dim=2, batch_size=50, max_epochs=3,
                              random_state=random_state)
 
-    result = run_adbench_benchmark(folder, datasets=["beta", "1_alpha"], seeds=[1],
+    result = run_adbench_benchmark(folder, datasets=["beta", "1_alpha"], random_states=[1],
                                    methods=["COREL-count", "IForest", "LOF"],
                                    make_encoder=make_encoder, published_csv=published,
                                    verbose=0)
@@ -482,7 +482,7 @@ def test_adbench_runner_and_published_table(tmp_path, rng):
         assert info["corel_death_over_eta"] > 0 and info["corel_n_steps"] > 0
         assert info["corel_reached_eta"] == (0.75 <= info["corel_death_over_eta"] <= 1.25)
         assert 0.0 <= info["copy_share"] <= 1.0
-    semi = run_adbench_benchmark(folder, datasets=["alpha"], seeds=[1], methods=["IForest"],
+    semi = run_adbench_benchmark(folder, datasets=["alpha"], random_states=[1], methods=["IForest"],
                                  setting="semi-supervised", published_csv=published, verbose=0)
     assert semi.published == {} and semi.settings["setting"] == "semi-supervised"
     with pytest.raises(ValueError, match="Unknown ADBench set"):

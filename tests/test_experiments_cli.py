@@ -297,6 +297,16 @@ def test_cli_accepts_the_apis_parameter_names():
         encoder & oneclass
     tabular = parser.parse_args(["odds", "--n-trials", "3", "--encoder-n-jobs", "2"])
     assert (tabular.trials, tabular.encoder_n_jobs) == (3, 2)
+    shared = {"data_dir", "datasets", "methods", "published_csv", "radius", "n_jobs",
+              "encoder_n_jobs"}
+    for command, runner, own in (("odds", "run_odds_benchmark", {"n_trials"}),
+                                 ("adbench", "run_adbench_benchmark", {"labeled_ratio"})):
+        options = {a.option_strings[0][2:].replace("-", "_")
+                   for a in _actions(parser, command) if a.option_strings}
+        runner = set(inspect.signature(getattr(corel_sklearn.experiments, runner)).parameters)
+        assert shared | own <= runner & options, (command, (shared | own) - options)
+    assert parser.parse_args(["odds", "--data-path", "d", "--published", "p"]).data_path == \
+        parser.parse_args(["odds", "--data-dir", "d", "--published-csv", "p"]).data_path == "d"
 
 
 def _actions(parser, command):
@@ -316,24 +326,6 @@ def test_former_thread_flags_still_work_with_a_note(capsys):
     assert parser.parse_args(["odds"]).encoder_n_jobs == 1
 
 
-# Public names of corel_sklearn.experiments defined in the modules under the tabular rewrite
-# (issue 23: experiments/_tabular.py and _methods.py). Their docstrings and signatures are
-# finished there; this list then shrinks to nothing.
-PENDING_TABULAR_REWRITE = {
-    "Method": {"Parameters", "Examples"},
-    "MethodContext": {"Parameters", "Examples"},
-    "TabularSettings": {"Parameters", "Examples"},
-    "adbench_files": {"Parameters", "Examples"},
-    "adbench_split": {"Parameters", "Examples"},
-    "pyod_split": {"Parameters", "Examples"},
-    "read_adbench_published": {"Parameters", "Examples"},
-    "read_published_table": {"Parameters", "Examples"},
-    "resolve_methods": {"Parameters"},
-    "run_adbench_benchmark": {"Examples", "**settings"},
-    "run_odds_benchmark": {"Examples", "**settings"},
-}
-
-
 def _public_callables():
     import corel_sklearn.experiments as experiments
 
@@ -345,19 +337,66 @@ def _public_callables():
 
 @pytest.mark.parametrize("name, obj", list(_public_callables()))
 def test_every_public_name_has_parameters_an_example_and_an_explicit_signature(name, obj):
-    pending = PENDING_TABULAR_REWRITE.get(name, set())
-    if pending:
-        assert obj.__module__ in ("corel_sklearn.experiments._tabular",
-                                  "corel_sklearn.experiments._methods"), name
     doc = inspect.getdoc(obj) or ""
     signature = inspect.signature(obj)
-    takes_parameters = any(p.name != "self" for p in signature.parameters.values())
-    if takes_parameters and "Parameters" not in pending:
+    if any(p.name != "self" for p in signature.parameters.values()):
         assert "\nParameters\n----------\n" in doc, name
-    if "Examples" not in pending:
-        assert "\nExamples\n--------\n>>> " in doc, name
-    if "**settings" not in pending:
-        assert all(p.kind is not p.VAR_KEYWORD for p in signature.parameters.values()), name
+    assert "\nExamples\n--------\n>>> " in doc, name
+    assert all(p.kind is not p.VAR_KEYWORD for p in signature.parameters.values()), name
+
+
+# Names the vocabulary replaces (CONTRIBUTING.md, "Names"): n_jobs for threads or jobs,
+# random_state(s) for seeds; the command line alone says --seed and --seeds.
+NOT_API_NAMES = {"seed", "seeds", "trial", "n_threads", "threads", "encoder_threads",
+                 "workers"}
+
+
+@pytest.mark.parametrize("name, obj", list(_public_callables()))
+def test_public_parameters_use_the_vocabulary(name, obj):
+    parameters = set(inspect.signature(obj).parameters)
+    if dataclasses.is_dataclass(obj):
+        parameters |= {f.name for f in dataclasses.fields(obj)}
+    assert not parameters & NOT_API_NAMES, (name, parameters & NOT_API_NAMES)
+
+
+@pytest.mark.parametrize("runner, own_defaults", [
+    ("run_odds_benchmark", {"methods": ("COREL", "IForest", "OCSVM", "LOF")}),
+    ("run_adbench_benchmark", {"methods": ("COREL", "IForest", "OCSVM", "LOF", "ECOD", "KNN"),
+                               "standardize_encoder_input": True}),
+])
+def test_the_tabular_runners_list_every_setting_with_its_default(runner, own_defaults):
+    from corel_sklearn.experiments import TabularSettings
+
+    parameters = inspect.signature(getattr(corel_sklearn.experiments, runner)).parameters
+    for field in dataclasses.fields(TabularSettings):
+        parameter = parameters[field.name]
+        assert parameter.kind is inspect.Parameter.KEYWORD_ONLY, field.name
+        assert parameter.default == own_defaults.get(field.name, field.default), field.name
+
+
+def test_encoder_n_jobs_minus_one_and_none_leave_the_threads_as_they_are(tmp_path,
+                                                                        monkeypatch):
+    import corel_sklearn.experiments._tabular_benchmarks as tabular
+    from corel_sklearn.experiments import TabularSettings, run_odds_benchmark
+
+    _write_tiny_odds(str(tmp_path), np.random.default_rng(0))
+    limits = []
+    original = tabular.limited_threads
+
+    def recording(n_threads):
+        limits.append(n_threads)
+        return original(n_threads)
+
+    monkeypatch.setattr(tabular, "limited_threads", recording)
+    for value in (-1, None, 2):
+        run_odds_benchmark(tmp_path, datasets=["alpha"], n_trials=1, methods=["IForest"],
+                           encoder_n_jobs=value, verbose=0)
+    assert limits == [None, None, 2]  # limited_threads(-1) would mean one thread
+    for bad in (0, -2, 1.5, "2"):
+        with pytest.raises(ValueError, match="encoder_n_jobs must be a positive int, -1 or"):
+            TabularSettings(encoder_n_jobs=bad)
+    with pytest.raises(ValueError, match="n_jobs must be a nonzero int"):
+        TabularSettings(n_jobs=0)
 
 
 def test_the_protocols_signature_and_settings_share_their_defaults():

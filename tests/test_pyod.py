@@ -246,7 +246,7 @@ def test_adbench_runner_scores_corel_as_the_pyod_detector(tmp_path):
         return TopoAutoencoder(hidden_layer_sizes=(16,), n_branches=2, branch_dim=2,
                                batch_size=50, max_epochs=2, random_state=random_state)
 
-    result = run_adbench_benchmark(tmp_path, seeds=[1, 2], methods=["COREL"],
+    result = run_adbench_benchmark(tmp_path, random_states=[1, 2], methods=["COREL"],
                                    make_encoder=make_encoder, verbose=0)
     for seed in (1, 2):
         X_fit, X_test, _, y_test = adbench_split(X, y, seed)

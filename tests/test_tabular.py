@@ -8,7 +8,7 @@ from sklearn.preprocessing import StandardScaler
 
 from corel_sklearn.estimators import tabular_encoder
 from corel_sklearn.experiments import TabularSettings, resolve_methods
-from corel_sklearn.experiments._tabular import _score_encoded
+from corel_sklearn.experiments._tabular_benchmarks import _score_encoded
 
 
 class RecordingEncoder(BaseEstimator):
@@ -39,7 +39,7 @@ def test_corel_and_its_ablation_train_on_the_same_standardised_input():
     log = []
     settings = TabularSettings(
         methods=("COREL", "BallCount-AE"), standardize_encoder_input=True,
-        make_encoder=lambda n, d, seed: RecordingEncoder(log=log), encoder_threads=None)
+        make_encoder=lambda n, d, seed: RecordingEncoder(log=log), encoder_n_jobs=None)
     _score_encoded(resolve_methods(settings.methods), (X_fit, X_test, None, y_test), 0,
                    settings)
     expected = StandardScaler().fit_transform(X_fit).astype(np.float32)

@@ -27,7 +27,7 @@ from corel_sklearn.experiments._protocol import (
     run_one_class_protocol,
 )
 from corel_sklearn.experiments._report import BenchmarkInterrupted, BenchmarkResult
-from corel_sklearn.experiments._tabular import (
+from corel_sklearn.experiments._tabular_benchmarks import (
     ADBENCH_SEEDS,
     ADBENCH_SETTINGS,
     TabularSettings,

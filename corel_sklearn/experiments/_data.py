@@ -17,7 +17,7 @@ from corel_sklearn.datasets import (
     fetch_published_table,
     get_data_home,
 )
-from corel_sklearn.experiments._tabular import adbench_files
+from corel_sklearn.experiments._tabular_benchmarks import adbench_files
 
 SHARED_DATA = os.path.join(os.pardir, "shared", "data")
 # dataset -> its folder in ../shared/data

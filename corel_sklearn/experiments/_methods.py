@@ -19,9 +19,32 @@ PROTOCOL_STYLES = ("paper", "pyod")
 class MethodContext:
     """What a method's estimator depends on in one fit.
 
-    ``n_fit`` training rows, ``random_state`` of the draw or trial, the ball ``radius`` and
-    ``n_branches`` of the encoder's codes, COREL's ``scoring`` and ``n_neighbors`` (see
-    :class:`~corel_sklearn.BallCountOneClass`), and the protocol ``style`` ("paper" or "pyod").
+    Parameters
+    ----------
+    n_fit : int
+        Training rows of the fit (LOF and KNN cap their neighbours at ``n_fit - 1``).
+    random_state : int
+        Seed of the draw, trial or ADBench seed (IsolationForest's ``random_state``).
+    radius : float, default=2.0
+        Ball radius of the ball counts on the codes (the paper's r).
+    n_branches : int, default=1
+        Branches of the encoder's codes.
+    style : {"paper", "pyod"}, default="paper"
+        The protocol's baseline settings: the paper's, or pyod's defaults (ODDS, ADBench).
+    scoring : str, default="count"
+        COREL's ``scoring`` (see :class:`~corel_sklearn.BallCountOneClass`).
+    n_neighbors : int, default=5
+        COREL's ``n_neighbors`` for ``scoring="knn_distance"``.
+
+    Examples
+    --------
+    >>> from corel_sklearn.experiments import METHODS, MethodContext
+    >>> paper = MethodContext(n_fit=10, random_state=0)
+    >>> pyod = MethodContext(n_fit=10, random_state=0, style="pyod")
+    >>> METHODS["OCSVM"].make(paper).nu, METHODS["OCSVM"].make(pyod).nu
+    (0.1, 0.5)
+    >>> METHODS["LOF"].make(paper).n_neighbors   # min(20, n_fit - 1)
+    9
     """
 
     n_fit: int
@@ -37,9 +60,35 @@ class MethodContext:
 class Method:
     """A one-class method: an estimator factory, the input it sees and its score convention.
 
-    ``make(context)`` returns an unfitted estimator; ``convention`` is "sklearn"
-    (``score_samples`` higher = more normal) or "pyod" (``decision_function`` higher = more
-    abnormal). :meth:`anomaly_scores` turns either into anomaly scores.
+    :meth:`anomaly_scores` turns either convention into anomaly scores.
+
+    Parameters
+    ----------
+    key : str
+        The method's name, its one spelling in tables, files and the command line.
+    representation : {"raw", "corel", "ae"}
+        What it is fitted on: the raw features, the COREL encoder's codes, or the codes of
+        the same encoder trained with lambda = 0.
+    make : callable
+        ``make(context)`` returns an unfitted estimator for a :class:`MethodContext`.
+    description : str
+        One line for the documentation.
+    convention : {"sklearn", "pyod"}, default="sklearn"
+        "sklearn": ``score_samples``, higher = more normal; "pyod": ``decision_function``,
+        higher = more abnormal.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.neighbors import LocalOutlierFactor
+    >>> from corel_sklearn.experiments import Method, MethodContext
+    >>> lof = Method("LOF-5", "raw", lambda context: LocalOutlierFactor(5, novelty=True),
+    ...              "LOF with 5 neighbours")
+    >>> X = np.random.default_rng(0).normal(size=(50, 2))
+    >>> scores = lof.anomaly_scores(X, [[0.0, 0.0], [9.0, 9.0]],
+    ...                             MethodContext(n_fit=50, random_state=0))
+    >>> bool(scores[1] > scores[0])   # the far point is the more abnormal
+    True
     """
 
     key: str
@@ -49,7 +98,22 @@ class Method:
     convention: str = "sklearn"
 
     def anomaly_scores(self, X_fit, X_score, context):
-        """Fit on ``X_fit``; anomaly scores (higher = more abnormal) of ``X_score``."""
+        """Fit on ``X_fit``; anomaly scores (higher = more abnormal) of ``X_score``.
+
+        Parameters
+        ----------
+        X_fit : array-like of shape (n_fit, n_features)
+            Training rows.
+        X_score : array-like of shape (n_score, n_features)
+            Rows to score.
+        context : MethodContext
+            What the estimator depends on.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_score,)
+            Anomaly scores, higher = more abnormal, whatever the estimator's convention.
+        """
         estimator = self.make(context).fit(X_fit)
         if self.convention == "pyod":
             return np.asarray(estimator.decision_function(X_score), dtype=np.float64)
@@ -141,6 +205,20 @@ ADBENCH_METHODS = ("COREL", "IForest", "OCSVM", "LOF", "ECOD", "KNN")
 
 def resolve_methods(methods):
     """Method names (any case: "corel", "COREL") -> list of :class:`Method`, in order.
+
+    Parameters
+    ----------
+    methods : sequence of str
+        Names in :data:`METHODS`, any case; at least one.
+
+    Returns
+    -------
+    methods : list of Method
+
+    Raises
+    ------
+    ValueError
+        For an unknown name (the message lists the known ones) or an empty sequence.
 
     Examples
     --------

@@ -30,7 +30,7 @@ from corel_sklearn.experiments._methods import (
 from corel_sklearn.experiments._progress import log
 from corel_sklearn.experiments._protocol import AUX_SPLITS, ProtocolSettings
 from corel_sklearn.experiments._report import BenchmarkInterrupted, BenchmarkResult
-from corel_sklearn.experiments._tabular import ADBENCH_SEEDS, ADBENCH_SETTINGS
+from corel_sklearn.experiments._tabular_benchmarks import ADBENCH_SEEDS, ADBENCH_SETTINGS
 
 # The README's main job: every class of the digits, all baselines, < 5 min on 2 CPU cores.
 # Everything else comes from the estimators' defaults.
@@ -143,9 +143,11 @@ def build_parser():
         "odds", help="the 17 ODDS sets, pyod's protocol, vs published",
         description="pyod's benchmark protocol (60/40 split, standardised, detectors fitted "
         "on the contaminated train split), next to pyod's published table.")
-    odds.add_argument("--data-path", default=None,
+    odds.add_argument("--data-dir", "--data-path", dest="data_path", metavar="DIR",
+                      default=None,
                       help=f"folder of the ODDS .mat files (default: {default_data_help('odds')})")
-    odds.add_argument("--published", default=None,
+    odds.add_argument("--published-csv", "--published", dest="published", metavar="CSV",
+                      default=None,
                       help="pyod's published ROC table, 'none' to omit (default: the one in the "
                       "data home, downloaded with --download)")
     _add_download_option(odds, "the ODDS sets (3 MB) and pyod's published table")
@@ -160,10 +162,12 @@ def build_parser():
         description="ADBench's protocol (resampled to 1000-10000 rows, stratified 70/30 "
         "split, min-max scaled, seeds 1-3) in its unsupervised and semi-supervised settings, "
         "next to ADBench's published unsupervised means.")
-    adbench.add_argument("--data-path", default=None,
+    adbench.add_argument("--data-dir", "--data-path", dest="data_path", metavar="DIR",
+                         default=None,
                          help="folder of ADBench's .npz files (default: "
                          f"{default_data_help('adbench')})")
-    adbench.add_argument("--published", default=None,
+    adbench.add_argument("--published-csv", "--published", dest="published", metavar="CSV",
+                         default=None,
                          help="ADBench's AUCROC table, 'none' to omit (default: the one in the "
                          "data home, downloaded with --download)")
     _add_download_option(adbench, "the ADBench sets (20 MB for all 43) and ADBench's table")
@@ -175,7 +179,9 @@ def build_parser():
                          help="fraction of the training anomalies labeled in the "
                          "semi-supervised setting (default: %(default)s)")
     adbench.add_argument("--seeds", type=_number(int, 0), nargs="+",
-                         default=list(ADBENCH_SEEDS), help="(default: 1 2 3, ADBench's)")
+                         default=list(ADBENCH_SEEDS),
+                         help="one run per seed, the API's random_states (default: 1 2 3, "
+                         "ADBench's)")
     _add_tabular_options(adbench, ADBENCH_METHODS, os.path.join("results", "adbench"))
     return parser
 
@@ -459,10 +465,6 @@ def _tabular_encoder(n_steps):
     return functools.partial(make_encoder, n_steps=n_steps)
 
 
-def _encoder_n_jobs(value):
-    return None if value == -1 else value  # the runners' None: threads as they are
-
-
 def _published(path, verbose):
     if path.lower() == "none":
         return None
@@ -492,7 +494,7 @@ def _tabular_steps_remark(args):
 
 def _run_odds(args):
     from corel_sklearn.datasets import ODDS_DATASETS
-    from corel_sklearn.experiments._tabular import run_odds_benchmark
+    from corel_sklearn.experiments._tabular_benchmarks import run_odds_benchmark
 
     verbose = 0 if args.quiet else 1
     out = ensure_writable_dir(args.out, "--out folder")
@@ -512,7 +514,7 @@ def _run_odds(args):
         return run_odds_benchmark(
             data_path, datasets=[name], n_trials=args.trials, methods=args.methods,
             radius=args.radius, published_csv=published, n_jobs=args.n_jobs,
-            encoder_threads=_encoder_n_jobs(args.encoder_n_jobs), verbose=verbose,
+            encoder_n_jobs=args.encoder_n_jobs, verbose=verbose,
             make_encoder=_tabular_encoder(args.encoder_steps),
         )
 
@@ -553,7 +555,7 @@ def _tabular_summary(result):
 
 
 def _run_adbench(args):
-    from corel_sklearn.experiments._tabular import adbench_files, run_adbench_benchmark
+    from corel_sklearn.experiments._tabular_benchmarks import adbench_files, run_adbench_benchmark
 
     verbose = 0 if args.quiet else 1
     out = ensure_writable_dir(args.out, "--out folder")
@@ -573,9 +575,10 @@ def _run_adbench(args):
         def run_one(stem, setting=setting):
             return run_adbench_benchmark(
                 data_path, datasets=[stem], setting=setting,
-                labeled_ratio=args.labeled_ratio, seeds=args.seeds, methods=args.methods,
+                labeled_ratio=args.labeled_ratio, random_states=args.seeds,
+                methods=args.methods,
                 radius=args.radius, published_csv=published, n_jobs=args.n_jobs,
-                encoder_threads=_encoder_n_jobs(args.encoder_n_jobs), verbose=verbose,
+                encoder_n_jobs=args.encoder_n_jobs, verbose=verbose,
                 make_encoder=_tabular_encoder(args.encoder_steps),
             )
 

@@ -25,6 +25,7 @@ from corel_sklearn.experiments._methods import (
     resolve_methods,
 )
 from corel_sklearn.experiments._progress import log
+from corel_sklearn.experiments._protocol import _is_int
 from corel_sklearn.experiments._report import BenchmarkResult
 
 #: Columns of pyod's published ODDS table printed beside ours.
@@ -37,13 +38,59 @@ ADBENCH_SEEDS = (1, 2, 3)
 
 @dataclass(frozen=True)
 class TabularSettings:
-    """Settings shared by the tabular runners (see :func:`run_odds_benchmark`)."""
+    """The settings of :func:`run_odds_benchmark` and :func:`run_adbench_benchmark`, checked.
+
+    Each runner builds one from its keyword arguments; those have the same names and, except
+    ``methods`` and ADBench's ``standardize_encoder_input``, the same defaults.
+
+    Parameters
+    ----------
+    methods : tuple of str, default=ODDS_METHODS
+        Names in :data:`METHODS` (any case); checked by the runner.
+    radius : float or None, default=None
+        Ball radius of the ball counts ("COREL-count", "BallCount-AE"); None uses the
+        encoder's ``eta`` (the paper's r = eta). COREL itself scores by the distance to the
+        5th nearest training code (the tabular recipe), which has no radius.
+    make_encoder : callable, default=tabular_encoder
+        ``make_encoder(n_samples, n_features, random_state)`` returns the unfitted encoder of
+        one run (see :func:`tabular_encoder`); ``random_state`` is the run's trial or seed.
+    n_jobs : int or None, default=None
+        joblib jobs for the raw-feature detectors, as in :class:`joblib.Parallel` (None: one
+        unless a joblib backend context says otherwise; -1: all cores). The encoders train in
+        the calling process.
+    encoder_n_jobs : int or None, default=1
+        torch and numba threads while the encoders train and their codes are scored,
+        restored afterwards; None or -1 leaves them as they are.
+    standardize_encoder_input : bool, default=False
+        Fit a :class:`~sklearn.preprocessing.StandardScaler` on the training rows of each
+        split before the encoder, as :class:`corel_sklearn.pyod.COREL` does (once per split:
+        COREL and its lambda = 0 ablation see the same input).
+    verbose : int, default=1
+        0 is silent; 1 logs each set and its mean AUROCs on stderr.
+
+    Raises
+    ------
+    ValueError
+        For a radius not > 0, an ``n_jobs`` of 0 or not an int, or an ``encoder_n_jobs``
+        other than a positive int, -1 or None.
+
+    Examples
+    --------
+    >>> from corel_sklearn.experiments import TabularSettings
+    >>> settings = TabularSettings(methods=("COREL", "KNN"), encoder_n_jobs=-1)
+    >>> settings.report()["make_encoder"], settings.report()["methods"]
+    ('tabular_encoder', ['COREL', 'KNN'])
+    >>> TabularSettings(encoder_n_jobs=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: encoder_n_jobs must be a positive int, -1 or None (threads as they are), got 0.
+    """
 
     methods: tuple = ODDS_METHODS
     radius: float | None = None
     make_encoder: object = tabular_encoder
     n_jobs: int | None = None
-    encoder_threads: int | None = 1
+    encoder_n_jobs: int | None = 1
     standardize_encoder_input: bool = False
     verbose: int = 1
 
@@ -51,9 +98,23 @@ class TabularSettings:
         if self.radius is not None and not self.radius > 0:
             raise ValueError(
                 f"radius must be > 0 or None (the encoder's eta), got {self.radius!r}.")
+        if self.n_jobs is not None and not (_is_int(self.n_jobs) and self.n_jobs != 0):
+            raise ValueError(f"n_jobs must be a nonzero int (joblib's: -1 is all cores) or "
+                             f"None, got {self.n_jobs!r}.")
+        if self.encoder_n_jobs is not None and not (
+                _is_int(self.encoder_n_jobs) and
+                (self.encoder_n_jobs >= 1 or self.encoder_n_jobs == -1)):
+            raise ValueError(f"encoder_n_jobs must be a positive int, -1 or None (threads as "
+                             f"they are), got {self.encoder_n_jobs!r}.")
 
     def report(self):
-        """JSON-friendly dict of the settings."""
+        """JSON-friendly dict of the settings: ``make_encoder`` by name, ``methods`` a list.
+
+        Returns
+        -------
+        settings : dict
+            One entry per field.
+        """
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         make = self.make_encoder
         if isinstance(make, functools.partial):  # e.g. tabular_encoder with n_steps
@@ -65,27 +126,52 @@ class TabularSettings:
         return out
 
 
-def pyod_split(X, y, trial):
-    """Trial ``trial`` of pyod's protocol: 60/40 split, standardised with train statistics.
+def pyod_split(X, y, random_state):
+    """One trial of pyod's protocol: a 60/40 split, standardised with train statistics.
 
-    Returns ``X_train, X_test, y_train, y_test`` (the scaled arrays).
+    As pyod's ``notebooks/benchmark.py``: ``train_test_split(X, y, test_size=0.4,
+    random_state=np.random.RandomState(random_state))``, then a
+    :class:`~sklearn.preprocessing.StandardScaler` fitted on the train split.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        The data.
+    y : ndarray of shape (n_samples,)
+        Labels, 1 = anomaly.
+    random_state : int
+        Seed of the split: trial ``i`` of pyod's benchmark uses ``i``.
+
+    Returns
+    -------
+    X_train, X_test, y_train, y_test : ndarray
+        The split, ``X_train`` and ``X_test`` scaled with the train split's mean and std.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from corel_sklearn.experiments import pyod_split
+    >>> X, y = np.arange(20.0).reshape(10, 2), np.r_[np.zeros(8), np.ones(2)]
+    >>> X_train, X_test, y_train, y_test = pyod_split(X, y, random_state=0)
+    >>> X_train.shape, X_test.shape, bool(abs(X_train.mean()) < 1e-12)
+    ((6, 2), (4, 2), True)
     """
     X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.4, random_state=np.random.RandomState(trial)
+        X, y, test_size=0.4, random_state=np.random.RandomState(random_state)
     )
     scaler = StandardScaler().fit(X_train)
     return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
 
 
-def adbench_split(X, y, seed, *, setting="unsupervised", labeled_ratio=1.0):
-    """One split of ADBench's protocol (``DataGenerator.generator``), seeded by ``seed``.
+def adbench_split(X, y, random_state, *, setting="unsupervised", labeled_ratio=1.0):
+    """One split of ADBench's protocol (``DataGenerator.generator``), seeded by ``random_state``.
 
     As in ADBench: sets under 1000 rows are resampled with replacement up to 1000 rows, sets
-    over 10,000 rows subsampled to 10,000 (each with a generator freshly seeded by ``seed``);
-    a stratified 70/30 train/test split continues with that generator; a
+    over 10,000 rows subsampled to 10,000 (each with a generator freshly seeded by
+    ``random_state``); a stratified 70/30 train/test split continues with that generator; a
     :class:`~sklearn.preprocessing.MinMaxScaler` is fitted on the train split. ADBench seeds
     numpy's global generator and lets ``train_test_split`` draw from it; here a
-    ``RandomState(seed)`` is passed along explicitly, which draws the same numbers.
+    ``RandomState(random_state)`` is passed along explicitly, which draws the same numbers.
 
     * ``setting="unsupervised"`` (ADBench's ``la = 0``): the detectors are fitted on the
       whole train split, anomalies included, unlabeled.
@@ -95,23 +181,52 @@ def adbench_split(X, y, seed, *, setting="unsupervised", labeled_ratio=1.0):
       fitted on the rest (as ADBench's PyOD wrapper does for its autoencoders); with
       ``labeled_ratio=1.0`` it trains on normal data only.
 
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        The data, unscaled.
+    y : ndarray of shape (n_samples,)
+        Labels, 1 = anomaly; the split is stratified by them.
+    random_state : int
+        One of ADBench's seeds (:data:`ADBENCH_SEEDS`: 1, 2, 3).
+    setting : {"unsupervised", "semi-supervised"}, default="unsupervised"
+        Which training rows the detectors are fitted on (see above).
+    labeled_ratio : float in [0, 1], default=1.0
+        Fraction of the training anomalies labeled (and left out) in the semi-supervised
+        setting.
+
     Returns
     -------
     X_fit, X_test, y_fit, y_test : ndarray
         The rows the detectors are fitted on (scaled) with their true labels, and the test
         split (scaled) with 1 = anomaly.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from corel_sklearn.experiments import adbench_split
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.normal(size=(200, 3)), np.r_[np.zeros(180), np.ones(20)]
+    >>> X_fit, X_test, y_fit, y_test = adbench_split(X, y, random_state=1)
+    >>> len(X_fit) + len(X_test), len(X_test)   # resampled to 1000 rows
+    (1000, 300)
+    >>> float(X_fit.min()), float(X_fit.max())   # min-max scaled on the train split
+    (0.0, 1.0)
+    >>> _, _, y_fit, _ = adbench_split(X, y, 1, setting="semi-supervised")
+    >>> int(y_fit.sum())   # all training anomalies labeled, hence left out
+    0
     """
     if setting not in ADBENCH_SETTINGS:
         raise ValueError(f"setting must be one of {ADBENCH_SETTINGS}, got {setting!r}.")
     if not 0.0 <= labeled_ratio <= 1.0:
         raise ValueError(f"labeled_ratio must be in [0, 1], got {labeled_ratio!r}.")
-    rng = np.random.RandomState(seed)
+    rng = np.random.RandomState(random_state)
     if len(y) < 1000:
-        rng = np.random.RandomState(seed)
+        rng = np.random.RandomState(random_state)
         rows = rng.choice(np.arange(len(y)), 1000, replace=True)
         X, y = X[rows], y[rows]
     if len(y) > 10000:
-        rng = np.random.RandomState(seed)
+        rng = np.random.RandomState(random_state)
         rows = rng.choice(np.arange(len(y)), 10000, replace=False)
         X, y = X[rows], y[rows]
     X_train, X_test, y_train, y_test = train_test_split(
@@ -128,50 +243,89 @@ def adbench_split(X, y, seed, *, setting="unsupervised", labeled_ratio=1.0):
 
 
 def run_odds_benchmark(data_dir, *, datasets=None, n_trials=10, methods=ODDS_METHODS,
-                       published_csv=None, **settings):
+                       published_csv=None, radius=None, make_encoder=tabular_encoder,
+                       n_jobs=None, encoder_n_jobs=1, standardize_encoder_input=False,
+                       verbose=1):
     """COREL and baselines on ODDS sets with pyod's benchmark protocol.
 
     Per set and trial ``i``: a random 60/40 train/test split
     (``train_test_split(..., test_size=0.4, random_state=np.random.RandomState(i))``, as in
-    pyod's ``notebooks/benchmark.py``), a :class:`~sklearn.preprocessing.StandardScaler`
-    fitted on the train split, every detector fitted on the *contaminated* train split, AUROC
-    on the test split with 1 = anomaly.
+    pyod's ``notebooks/benchmark.py``; :func:`pyod_split`), a
+    :class:`~sklearn.preprocessing.StandardScaler` fitted on the train split, every detector
+    fitted on the *contaminated* train split, AUROC on the test split with 1 = anomaly.
 
     * COREL: ``make_encoder(n_train, n_features, i)`` (default :func:`tabular_encoder`)
       trained on the standardised train split, then :class:`~corel_sklearn.BallCountOneClass`
-      fitted on all train codes; the anomaly score is minus the ball count.
+      with the tabular recipe (the distance to the 5th nearest training code) fitted on all
+      train codes; the anomaly score is minus its ``score_samples``.
     * The baselines come from :data:`METHODS` with pyod's defaults: IForest
       ``IsolationForest(random_state=i)``, OCSVM ``OneClassSVM(nu=0.5, gamma="auto")``, LOF
       ``LocalOutlierFactor(n_neighbors=20, novelty=True)``, KNN and ECOD from pyod.
 
+    The keyword arguments from ``radius`` on are those of :class:`TabularSettings`, which
+    checks them before any work.
+
     Parameters
     ----------
-    data_dir : str
-        Folder with the ``<name>.mat`` files (e.g. ``shared/data/odds_pyod``).
+    data_dir : str or path-like
+        Folder with the ``<name>.mat`` files (e.g. the data home's ``odds`` folder, see
+        :func:`~corel_sklearn.datasets.fetch_odds`).
     datasets : sequence of str, default=None
         Names to run; None runs the 17 of :data:`~corel_sklearn.datasets.ODDS_DATASETS`.
     n_trials : int, default=10
-        Trials (random splits) per set.
+        Trials (random splits) per set; trial ``i`` is seeded by ``i``.
     methods : sequence of str, default=("COREL", "IForest", "OCSVM", "LOF")
-        Names in :data:`METHODS`; "BallCount-AE" adds the ablation: the same encoder trained
-        with lambda = 0 and the same ball count.
-    published_csv : str, default=None
+        Names in :data:`METHODS` (any case); "BallCount-AE" adds the ablation: the same
+        encoder trained with lambda = 0 and the same ball count.
+    published_csv : str or path-like, default=None
         pyod's published table (``pyod_odds_roc_10trials_2019.csv``) to print next to ours.
-    **settings
-        The other fields of :class:`TabularSettings`: ``radius`` (None: the encoder's eta),
-        ``make_encoder`` (``(n_samples, n_features, random_state) -> unfitted encoder``),
-        ``n_jobs`` (joblib jobs for the raw-feature detectors; COREL trains in the main
-        process), ``encoder_threads`` (torch and numba threads while COREL trains and
-        scores, default 1; None leaves them alone), ``standardize_encoder_input`` (fit a
-        StandardScaler on the training rows before the encoder; False here: the ODDS split
-        is standardised already), ``verbose``.
+    radius : float, default=None
+        Ball radius of "COREL-count" and "BallCount-AE"; None uses the encoder's ``eta``.
+    make_encoder : callable, default=tabular_encoder
+        ``make_encoder(n_samples, n_features, random_state)`` returns an unfitted encoder.
+    n_jobs : int, default=None
+        joblib jobs for the raw-feature detectors (-1: all cores); COREL trains in the
+        calling process.
+    encoder_n_jobs : int, default=1
+        torch and numba threads while COREL trains and scores; None or -1 leaves them as
+        they are.
+    standardize_encoder_input : bool, default=False
+        Fit a StandardScaler on the training rows before the encoder; not needed here: the
+        ODDS split is standardised already.
+    verbose : int, default=1
+        0 is silent; 1 logs each set and its mean AUROCs on stderr.
 
     Returns
     -------
     result : :class:`BenchmarkResult`
-        Groups are the datasets, runs the trials.
+        Groups are the datasets, runs the trials; ``info`` holds each set's size, anomaly
+        share, ``copy_share`` and where COREL's encoder ended.
+
+    Raises
+    ------
+    FileNotFoundError
+        If a set's ``.mat`` file is missing (before any training).
+    ValueError
+        For an unknown method, ``n_trials`` below 1 or a bad setting.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np, scipy.io
+    >>> from corel_sklearn.experiments import run_odds_benchmark
+    >>> folder, rng = tempfile.mkdtemp(), np.random.default_rng(0)
+    >>> X, y = rng.normal(size=(100, 4)), np.r_[np.ones(10), np.zeros(90)]
+    >>> X[:10] += 5   # the anomalies lie apart
+    >>> scipy.io.savemat(os.path.join(folder, "toy.mat"), {"X": X, "y": y[:, None]})
+    >>> result = run_odds_benchmark(folder, datasets=["toy"], n_trials=2,
+    ...                             methods=["IForest", "LOF"], verbose=0)
+    >>> result.groups, result.aurocs("LOF").shape, bool(result.aurocs("LOF").min() > 0.9)
+    (['toy'], (1, 2), True)
     """
-    settings = TabularSettings(methods=tuple(methods), **settings)
+    settings = TabularSettings(
+        methods=tuple(methods), radius=radius, make_encoder=make_encoder, n_jobs=n_jobs,
+        encoder_n_jobs=encoder_n_jobs, standardize_encoder_input=standardize_encoder_input,
+        verbose=verbose)
     n_trials = _positive_int(n_trials, "n_trials")
     names = list(ODDS_DATASETS if datasets is None else datasets)
     published = {}
@@ -186,8 +340,7 @@ def run_odds_benchmark(data_dir, *, datasets=None, n_trials=10, methods=ODDS_MET
             "(e.g. ../shared/data/odds_pyod) and names from ODDS_DATASETS."
         )
     tables = ((name, load_odds(path)) for name, path in zip(names, paths, strict=True))
-    result = _run_tabular(tables, names, lambda X, y, trial: pyod_split(X, y, trial),
-                          range(n_trials), settings, published)
+    result = _run_tabular(tables, names, pyod_split, range(n_trials), settings, published)
     result.settings.update(protocol="pyod ODDS", data_dir=os.fspath(data_dir),
                            n_trials=n_trials,
                            published_csv=os.fspath(published_csv) if published_csv else None)
@@ -195,8 +348,10 @@ def run_odds_benchmark(data_dir, *, datasets=None, n_trials=10, methods=ODDS_MET
 
 
 def run_adbench_benchmark(data_dir, *, datasets=None, setting="unsupervised",
-                          labeled_ratio=1.0, seeds=ADBENCH_SEEDS, methods=ADBENCH_METHODS,
-                          published_csv=None, **settings):
+                          labeled_ratio=1.0, random_states=ADBENCH_SEEDS,
+                          methods=ADBENCH_METHODS, published_csv=None, radius=None,
+                          make_encoder=tabular_encoder, n_jobs=None, encoder_n_jobs=1,
+                          standardize_encoder_input=True, verbose=1):
     """COREL and baselines on ADBench's classical ``.npz`` sets with ADBench's protocol.
 
     Per set and seed: :func:`adbench_split` (resampling to 1000-10,000 rows, stratified 70/30
@@ -206,12 +361,16 @@ def run_adbench_benchmark(data_dir, *, datasets=None, setting="unsupervised",
     runs them: ``IForest()``, ``OCSVM()``, ``LOF()``, ``KNN()``, ``ECOD()``) on the min-max
     scaled rows. COREL does what :class:`corel_sklearn.pyod.COREL` does: it standardises the
     training rows (``standardize_encoder_input=True``; the tabular encoder is built for
-    standardised inputs), trains ``make_encoder(n_fit, n_features, seed)`` (default
-    :func:`tabular_encoder`) on them and counts balls of radius eta on its codes.
+    standardised inputs), trains ``make_encoder(n_fit, n_features, random_state)`` (default
+    :func:`tabular_encoder`) on them and scores its codes with the tabular recipe (the
+    distance to the 5th nearest training code).
+
+    The keyword arguments from ``radius`` on are those of :class:`TabularSettings` (see
+    :func:`run_odds_benchmark`), which checks them before any work.
 
     Parameters
     ----------
-    data_dir : str
+    data_dir : str or path-like
         Folder with ADBench's ``<number>_<name>.npz`` files.
     datasets : sequence of str, default=None
         File stems ("4_breastw") or names ("breastw", any case); None runs every ``.npz``
@@ -220,30 +379,67 @@ def run_adbench_benchmark(data_dir, *, datasets=None, setting="unsupervised",
         See :func:`adbench_split`.
     labeled_ratio : float in [0, 1], default=1.0
         Fraction of the training anomalies labeled in the semi-supervised setting.
-    seeds : sequence of int, default=(1, 2, 3)
-        ADBench's seeds.
+    random_states : sequence of int, default=ADBENCH_SEEDS
+        One run per seed, each passed to :func:`adbench_split` and ``make_encoder``:
+        ADBench's seeds (1, 2, 3) by default. The command line's ``--seeds``.
     methods : sequence of str, default=("COREL", "IForest", "OCSVM", "LOF", "ECOD", "KNN")
-        Names in :data:`METHODS`.
-    published_csv : str, default=None
+        Names in :data:`METHODS` (any case).
+    published_csv : str or path-like, default=None
         ADBench's published AUCROC table (``adbench_prelim_AUCROC_unsup_...csv``): the mean
         over its seeds of the ``la = 0`` rows is printed beside ours for the methods run
         (unsupervised setting only).
-    **settings
-        The other fields of :class:`TabularSettings` (see :func:`run_odds_benchmark`);
-        ``standardize_encoder_input`` defaults to True here.
+    radius : float, default=None
+        Ball radius of "COREL-count" and "BallCount-AE"; None uses the encoder's ``eta``.
+    make_encoder : callable, default=tabular_encoder
+        ``make_encoder(n_samples, n_features, random_state)`` returns an unfitted encoder.
+    n_jobs : int, default=None
+        joblib jobs for the raw-feature detectors (-1: all cores).
+    encoder_n_jobs : int, default=1
+        torch and numba threads while COREL trains and scores; None or -1 leaves them as
+        they are.
+    standardize_encoder_input : bool, default=True
+        Fit a StandardScaler on the training rows before the encoder (the min-max scaled
+        rows are not standardised).
+    verbose : int, default=1
+        0 is silent; 1 logs each set and its mean AUROCs on stderr.
 
     Returns
     -------
     result : :class:`BenchmarkResult`
         Groups are the datasets, runs the seeds.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``data_dir`` is not a folder of ``.npz`` files.
+    ValueError
+        For an unknown set, method or setting, or no seed.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from corel_sklearn.experiments import run_adbench_benchmark
+    >>> folder, rng = tempfile.mkdtemp(), np.random.default_rng(0)
+    >>> X, y = rng.normal(size=(100, 4)), np.r_[np.ones(10), np.zeros(90)]
+    >>> X[:10] += 5   # the anomalies lie apart
+    >>> np.savez(os.path.join(folder, "1_toy.npz"), X=X, y=y)
+    >>> result = run_adbench_benchmark(folder, random_states=[1, 2], methods=["IForest"],
+    ...                                verbose=0)
+    >>> result.groups, result.aurocs("IForest").shape
+    (['1_toy'], (1, 2))
+    >>> bool(result.aurocs("IForest").min() > 0.9)
+    True
     """
-    settings = TabularSettings(methods=tuple(methods), **{"standardize_encoder_input": True,
-                                                          **settings})
+    settings = TabularSettings(
+        methods=tuple(methods), radius=radius, make_encoder=make_encoder, n_jobs=n_jobs,
+        encoder_n_jobs=encoder_n_jobs, standardize_encoder_input=standardize_encoder_input,
+        verbose=verbose)
     if setting not in ADBENCH_SETTINGS:
         raise ValueError(f"setting must be one of {ADBENCH_SETTINGS}, got {setting!r}.")
-    seeds = [int(s) for s in seeds]
-    if not seeds:
-        raise ValueError("seeds must hold at least one seed.")
+    random_states = [int(s) for s in random_states]
+    if not random_states:
+        raise ValueError("random_states must hold at least one seed.")
     paths = adbench_files(data_dir, datasets)
     names = [_adbench_name(p) for p in paths]
     published = {}
@@ -253,13 +449,13 @@ def run_adbench_benchmark(data_dir, *, datasets=None, setting="unsupervised",
         published = {n: {c: table[_base_name(n)][c] for c in keys if c in table[_base_name(n)]}
                      for n in names if _base_name(n) in table}
 
-    def split(X, y, seed):
-        return adbench_split(X, y, seed, setting=setting, labeled_ratio=labeled_ratio)
+    def split(X, y, random_state):
+        return adbench_split(X, y, random_state, setting=setting, labeled_ratio=labeled_ratio)
 
     result = _run_tabular(((n, load_adbench(p)) for n, p in zip(names, paths, strict=True)),
-                          names, split, seeds, settings, published)
+                          names, split, random_states, settings, published)
     result.settings.update(protocol=f"ADBench {setting}", data_dir=os.fspath(data_dir),
-                           seeds=seeds, setting=setting,
+                           random_states=random_states, setting=setting,
                            labeled_ratio=labeled_ratio if setting != "unsupervised" else 0.0,
                            published_csv=os.fspath(published_csv) if published_csv else None)
     return result
@@ -268,7 +464,37 @@ def run_adbench_benchmark(data_dir, *, datasets=None, setting="unsupervised",
 def adbench_files(data_dir, datasets=None):
     """Paths of ADBench ``.npz`` files in ``data_dir``, in ADBench's numbering.
 
-    ``datasets`` holds stems ("4_breastw") or names ("breastw", any case); None means all.
+    Parameters
+    ----------
+    data_dir : str or path-like
+        Folder with ADBench's ``<number>_<name>.npz`` files.
+    datasets : sequence of str, default=None
+        File stems ("4_breastw") or names ("breastw", any case); None means all.
+
+    Returns
+    -------
+    paths : list of str
+        The files, ordered by ADBench's number, each once.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``data_dir`` is not a folder or holds no ``.npz`` file.
+    ValueError
+        If a name in ``datasets`` matches no file.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from corel_sklearn.experiments import adbench_files
+    >>> folder = tempfile.mkdtemp()
+    >>> for stem in ("10_cover", "4_breastw"):
+    ...     np.savez(os.path.join(folder, f"{stem}.npz"), X=np.eye(2), y=np.array([0, 1]))
+    >>> [os.path.basename(p) for p in adbench_files(folder)]
+    ['4_breastw.npz', '10_cover.npz']
+    >>> [os.path.basename(p) for p in adbench_files(folder, ["Cover"])]
+    ['10_cover.npz']
     """
     data_dir = os.fspath(data_dir)
     if not os.path.isdir(data_dir):
@@ -295,7 +521,36 @@ def adbench_files(data_dir, datasets=None):
 
 
 def read_published_table(path):
-    """``{dataset: {detector: auroc}}`` from pyod's ``roc.csv``-style table."""
+    """``{dataset: {detector: auroc}}`` from pyod's ``roc.csv``-style table.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A CSV file with a ``Data`` column (the set's name), the columns ``#Samples``,
+        ``# Dimensions`` and ``Outlier Perc`` (skipped) and one AUROC column per detector,
+        as pyod's ``pyod_odds_roc_10trials_2019.csv``.
+
+    Returns
+    -------
+    table : dict
+        ``{dataset: {detector: auroc}}``; empty cells are left out.
+
+    Raises
+    ------
+    ValueError
+        If the file has no ``Data`` column or no rows.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from corel_sklearn.experiments import read_published_table
+    >>> path = os.path.join(tempfile.mkdtemp(), "roc.csv")
+    >>> with open(path, "w") as f:
+    ...     print("Data,#Samples,# Dimensions,Outlier Perc,LOF,IForest", file=f)
+    ...     print("wbc,378,30,5.5556,0.9107,0.9310", file=f)
+    >>> read_published_table(path)
+    {'wbc': {'LOF': 0.9107, 'IForest': 0.931}}
+    """
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     if not rows or "Data" not in rows[0]:
@@ -311,6 +566,36 @@ def read_adbench_published(path):
     The rows are indexed ``('<dataset>', la, seed)``; the mean is over the seeds. Dataset
     names are reduced to ADBench's current base names ("Pima_withoutdupl_35" -> "pima",
     "magic.gamma.diff" -> "magic.gamma"), lower case. Sets without any figure are omitted.
+
+    Parameters
+    ----------
+    path : str or path-like
+        ADBench's result table (``adbench_prelim_AUCROC_unsup_...csv``): a header row of
+        detector names after the index column, and rows indexed ``('<dataset>', la, seed)``.
+
+    Returns
+    -------
+    table : dict
+        ``{name: {detector: mean AUCROC over the seeds}}`` of the ``la = 0`` rows.
+
+    Raises
+    ------
+    ValueError
+        If the file is empty or a row index is not ``('<dataset>', la, seed)``.
+
+    Examples
+    --------
+    >>> import csv, os, tempfile
+    >>> from corel_sklearn.experiments import read_adbench_published
+    >>> path = os.path.join(tempfile.mkdtemp(), "aucroc.csv")
+    >>> with open(path, "w", newline="") as f:
+    ...     csv.writer(f).writerows([["", "IForest", "LOF"],
+    ...                              ["('Pima_withoutdupl_35', 0.0, 1)", 0.70, 0.60],
+    ...                              ["('Pima_withoutdupl_35', 0.0, 2)", 0.72, ""],
+    ...                              ["('Pima_withoutdupl_35', 0.1, 1)", 0.99, 0.99]])
+    >>> table = read_adbench_published(path)
+    >>> sorted(table), round(table["pima"]["IForest"], 3), table["pima"]["LOF"]
+    (['pima'], 0.71, 0.6)
     """
     sums = {}
     with open(path, newline="") as f:
@@ -350,13 +635,14 @@ def _run_tabular(tables, names, split, runs, settings, published):
         tick = time.perf_counter()
         splits = [split(X, y, run) for run in runs]
         # The raw-feature detectors are single-threaded: spread them over the cores. The
-        # encoders train in this process with `encoder_threads` threads, one after the other.
+        # encoders train in this process with `encoder_n_jobs` threads, one after the other.
         raw = [(m, run, s) for run, s in zip(runs, splits, strict=True) for m in methods
                if m.representation == "raw"]
         scored = Parallel(n_jobs=settings.n_jobs)(
             delayed(_score_raw)(m, s, run) for m, run, s in raw)
         results = {(m.key, run): value for (m, run, _), value in zip(raw, scored, strict=True)}
-        with limited_threads(settings.encoder_threads):
+        encoder_n_jobs = settings.encoder_n_jobs
+        with limited_threads(None if encoder_n_jobs == -1 else encoder_n_jobs):
             for run, s in zip(runs, splits, strict=True):
                 results.update(_score_encoded(methods, s, run, settings))
         for run in runs:
@@ -451,7 +737,7 @@ def copy_share(X_fit, X_test, y_test):
 
 
 def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+    if not _is_int(value) or value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}.")
     return int(value)
 
