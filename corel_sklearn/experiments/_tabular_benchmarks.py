@@ -268,8 +268,8 @@ def run_odds_benchmark(data_dir, *, datasets=None, n_trials=10, methods=ODDS_MET
     Parameters
     ----------
     data_dir : str or path-like
-        Folder with the ``<name>.mat`` files (e.g. the data home's ``odds`` folder, see
-        :func:`~corel_sklearn.datasets.fetch_odds`).
+        Folder with the ``<name>.mat`` files, e.g.
+        ``get_data_home(dataset="odds")`` after :func:`~corel_sklearn.datasets.fetch_odds`.
     datasets : sequence of str, default=None
         Names to run; None runs the 17 of :data:`~corel_sklearn.datasets.ODDS_DATASETS`.
     n_trials : int, default=10
