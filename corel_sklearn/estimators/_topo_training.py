@@ -320,7 +320,7 @@ class TopoTraining:
         return state
 
     def set_training_state(self, state, *, source="the training state"):
-        """Continue from ``state`` (from :meth:`get_training_state`, or a Checkpoint file).
+        """Continue from ``state`` (from ``get_training_state()``, or a Checkpoint file).
 
         Inside a training hook (``Checkpoint(resume=True)`` at ``on_train_begin``) the run
         continues after the state's epoch; its parameters and data shape must match. Outside
