@@ -264,7 +264,8 @@ class BenchmarkResult:
     def verdict(self, summary=None):
         """One line: on how many groups COREL beats every other method run (and published)."""
         summary = summary or self.summary()
-        others = [m for m in self.methods if m != "COREL"]
+        # COREL's own variants (COREL-count: the same codes, another score) are not rivals
+        others = [m for m in self.methods if m != "COREL" and not m.startswith("COREL-")]
         if "COREL" not in self.methods or not others or len(self.groups) < 2:
             return ""
         corel = summary["COREL"]
