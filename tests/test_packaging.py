@@ -239,7 +239,7 @@ def test_readme_torch_snippet_runs_on_this_machine():
 
 
 # Pages whose owners are still replacing their ../shared paths (the lead empties this set).
-_SHARED_PATHS_NOT_YET = {"docs/results.md", "examples/03_tabular_odds.ipynb"}
+_SHARED_PATHS_NOT_YET = {"docs/results.md"}
 
 
 def test_user_pages_never_send_users_to_a_shared_folder():
