@@ -207,7 +207,7 @@ class COREL(BaseDetector):
         return self
 
     def decision_function(self, X):
-        """Anomaly scores of ``X``: minus the ball count of its code. Higher is more abnormal.
+        """Anomaly scores of ``X`` (see ``scoring``). Higher is more abnormal.
 
         Parameters
         ----------

@@ -19,7 +19,8 @@ SECTIONS = [
     ("corel_sklearn.pershom", "Persistence",
      "0-dim Vietoris-Rips persistence, exact and differentiable, CPU and CUDA."),
     ("corel_sklearn.ball_counting", "Ball counting",
-     "Exact closed-ball counts per latent branch (numba on the CPU, torch on CUDA)."),
+     "Exact closed-ball counts and k-th nearest-neighbour distances per latent branch (numba "
+     "on the CPU, torch on CUDA)."),
     ("corel_sklearn.networks", "Networks",
      "The paper's autoencoders and the branch-diagonal linear layer (plain torch)."),
     ("corel_sklearn.model_selection", "Model selection",

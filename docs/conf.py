@@ -67,9 +67,6 @@ numpydoc_xref_ignore = "all"
 
 # Every reference must resolve: a name no page or inventory documents fails the build.
 nitpicky = True
-# BallCountOneClass's docstring refers to a private helper of its module
-# (corel_sklearn/estimators/_ball_count.py, "see :func:`auto_offset`"), which has no page.
-nitpick_ignore = [("py:func", "auto_offset")]
 
 # Other projects' documentation, from the local inventories (no download at build time).
 intersphinx_mapping = {

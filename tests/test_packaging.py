@@ -238,10 +238,6 @@ def test_readme_torch_snippet_runs_on_this_machine():
     assert torch.isfinite(namespace["batch"].grad).all()
 
 
-# Pages whose owners are still replacing their ../shared paths (the lead empties this set).
-_SHARED_PATHS_NOT_YET = {"docs/results.md", "examples/03_tabular_odds.ipynb"}
-
-
 def test_user_pages_never_send_users_to_a_shared_folder():
     # A user has no ../shared/data: the pages point at the fetchers and the data home.
     pages = ["README.md", *(os.path.join("docs", name) for name in os.listdir(
@@ -250,4 +246,4 @@ def test_user_pages_never_send_users_to_a_shared_folder():
             os.path.join(ROOT, "examples")) if name.endswith((".ipynb", ".py")))]
     offenders = {page.replace(os.sep, "/") for page in pages
                  if re.search(r"\.\./shared/|shared/data|shared/METHOD", _read(page))}
-    assert offenders <= _SHARED_PATHS_NOT_YET
+    assert offenders == set()

@@ -454,8 +454,8 @@ def _import_pooch():
         import pooch
     except ImportError as exc:
         raise ImportError(
-            "Downloading data needs pooch, in the [data] extra: pip install "
-            "'corel-sklearn[data]' (or pip install pooch)."
+            "Downloading data needs pooch, in the corel-sklearn[data] extra: pip install "
+            "\".[data]\" in a corel-sklearn checkout (or pip install pooch)."
         ) from exc
     return pooch
 

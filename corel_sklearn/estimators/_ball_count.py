@@ -231,10 +231,12 @@ class BallCountOneClass(OutlierMixin, _BallCounter):
         Sets ``offset_``. A float: the expected proportion of outliers; ``offset_`` is that
         percentile of the anchors' leave-one-out scores (each anchor scored against the other
         anchors, never itself), so that about this proportion of new samples drawn like the
-        training data is flagged. "auto" (see :func:`auto_offset`): for "count", a sample is an
-        outlier exactly when no anchor lies within ``radius`` of it in any branch; for
-        "knn_distance", when its k-th nearest anchor lies beyond ``radius`` (summed or averaged
-        over branches; for "max", in every branch).
+        training data is flagged. "auto": for "count", ``offset_`` is half the smallest
+        positive score (0.5, or ``0.5 / n_branches`` for "mean"), so a sample is an outlier
+        exactly when no anchor lies within ``radius`` of it in any branch; for "knn_distance",
+        it is the score of a sample whose k-th nearest anchor lies at ``radius`` in every
+        branch, so a sample is an outlier when its k-th nearest anchor lies beyond ``radius``
+        (summed or averaged over branches; for "max", in every branch).
     n_jobs : int, default=None
         Threads of the CPU kernel. None and -1 use all the threads allowed (all cores, lowered
         by ``torch.set_num_threads``, ``OMP_NUM_THREADS`` or ``NUMBA_NUM_THREADS``: never

@@ -320,8 +320,9 @@ class TopoTraining:
         return state
 
     def set_training_state(self, state, *, source="the training state"):
-        """Continue from ``state`` (from :meth:`get_training_state`, or a Checkpoint file).
+        """Continue from ``state``: a training state, or what a Checkpoint file holds.
 
+        ``state`` is what :meth:`~corel_sklearn.TopoAutoencoder.get_training_state` returns.
         Inside a training hook (``Checkpoint(resume=True)`` at ``on_train_begin``) the run
         continues after the state's epoch; its parameters and data shape must match. Outside
         training the estimator becomes the fitted model of ``state``: ``attributes`` must then

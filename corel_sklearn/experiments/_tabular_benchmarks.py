@@ -256,8 +256,8 @@ def run_odds_benchmark(data_dir, *, datasets=None, n_trials=10, methods=ODDS_MET
 
     * COREL: ``make_encoder(n_train, n_features, i)`` (default :func:`tabular_encoder`)
       trained on the standardised train split, then :class:`~corel_sklearn.BallCountOneClass`
-      with the tabular recipe (the distance to the 5th nearest training code) fitted on all
-      train codes; the anomaly score is minus its ``score_samples``.
+      fitted on all train codes; the anomaly score is the distance to the 5th nearest
+      training code (``scoring="knn_distance"``, as :class:`corel_sklearn.pyod.COREL`).
     * The baselines come from :data:`METHODS` with pyod's defaults: IForest
       ``IsolationForest(random_state=i)``, OCSVM ``OneClassSVM(nu=0.5, gamma="auto")``, LOF
       ``LocalOutlierFactor(n_neighbors=20, novelty=True)``, KNN and ECOD from pyod.
@@ -268,8 +268,8 @@ def run_odds_benchmark(data_dir, *, datasets=None, n_trials=10, methods=ODDS_MET
     Parameters
     ----------
     data_dir : str or path-like
-        Folder with the ``<name>.mat`` files, e.g.
-        ``get_data_home(dataset="odds")`` after :func:`~corel_sklearn.datasets.fetch_odds`.
+        Folder with the ``<name>.mat`` files (``get_data_home(dataset="odds")`` for the
+        fetched sets).
     datasets : sequence of str, default=None
         Names to run; None runs the 17 of :data:`~corel_sklearn.datasets.ODDS_DATASETS`.
     n_trials : int, default=10
@@ -362,8 +362,8 @@ def run_adbench_benchmark(data_dir, *, datasets=None, setting="unsupervised",
     scaled rows. COREL does what :class:`corel_sklearn.pyod.COREL` does: it standardises the
     training rows (``standardize_encoder_input=True``; the tabular encoder is built for
     standardised inputs), trains ``make_encoder(n_fit, n_features, random_state)`` (default
-    :func:`tabular_encoder`) on them and scores its codes with the tabular recipe (the
-    distance to the 5th nearest training code).
+    :func:`tabular_encoder`) on them and scores the test rows by the distance from their codes
+    to the 5th nearest training code.
 
     The keyword arguments from ``radius`` on are those of :class:`TabularSettings` (see
     :func:`run_odds_benchmark`), which checks them before any work.

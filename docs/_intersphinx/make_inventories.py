@@ -111,6 +111,7 @@ def python_entries():
         "pathlib": ["Path"],
         "logging": ["Logger", "getLogger"],
         "contextlib": ["contextmanager"],
+        "contextvars": ["ContextVar"],
         "collections": ["namedtuple"],
         "functools": ["partial"],
         "multiprocessing": ["Pool"],
