@@ -54,7 +54,8 @@ def test_tabular_encoder_batches_and_steps(n_samples, batch_size):
     assert encoder.batch_size == batch_size
     steps_per_epoch = n_samples // batch_size
     assert abs(encoder.max_epochs * steps_per_epoch - 300) <= steps_per_epoch / 2 + 1e-9
-    assert tabular_encoder(n_samples, 5).max_epochs == "auto"
+    assert tabular_encoder(n_samples, 5).max_epochs == encoder.max_epochs  # 300 is the default
+    assert tabular_encoder(n_samples, 5, n_steps="auto").max_epochs == "auto"
 
 
 @pytest.mark.parametrize("bad", [0, -3, 2.5, True, "many", None])
