@@ -28,11 +28,6 @@ from corel_sklearn.training import (
 from corel_sklearn.training import _loop as loop_module
 
 
-@pytest.fixture
-def X(rng):
-    return rng.random((60, 12), dtype=np.float32)
-
-
 def _weights(estimator):
     return [p.detach().clone() for p in estimator.module_.state_dict().values()]
 
