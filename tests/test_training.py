@@ -533,6 +533,7 @@ def test_unpickling_leaves_torch_global_generator_alone(X):
     np.testing.assert_array_equal(restored.transform(X), pickle.loads(blob).transform(X))
 
 
+@pytest.mark.slow  # three fits of 1,000 steps of the default network
 def test_zero_configuration_pipeline_on_120_digits_reaches_the_scale_eta():
     # The README's pipeline fitted directly on a small normal set (issue: 50 one-step epochs
     # left the codes at a quarter of eta and AUROC at chance). With max_epochs="auto" the first
