@@ -279,8 +279,9 @@ def test_pipeline_and_grid_search_fit_each_candidate_with_its_parameter(X):
         cv=2,
     ).fit(X)
     # Each candidate's score, by hand: the mean over the two folds of a fit with its weight.
-    expected = [np.mean([neg_reconstruction_error(
-        small(max_epochs=1, connectivity_weight=weight).fit(X[train]), X[test])
+    # (float64, as scikit-learn averages the float32 fold scores)
+    expected = [np.mean([float(neg_reconstruction_error(
+        small(max_epochs=1, connectivity_weight=weight).fit(X[train]), X[test]))
         for train, test in KFold(2).split(X)]) for weight in weights]
     assert expected[0] != expected[1]  # the weight changes the fit: the search has a choice
     np.testing.assert_allclose(search.cv_results_["mean_test_score"], expected, rtol=1e-12)
