@@ -229,8 +229,11 @@ def test_zero_configuration_pipeline_with_topo_autoencoder():
     # the defaults assumed for plain arrays are the encoder's
     assert DEFAULT_ETA == TopoAutoencoder().eta
     assert DEFAULT_N_BRANCHES == TopoAutoencoder().n_branches
+    # Spread enough that one epoch's codes are not all within one radius of each other (the
+    # counts then differ), with five test points three times farther out than the rest.
     rng = np.random.default_rng(8)
-    X_train, X_test = rng.standard_normal((40, 12)), rng.standard_normal((10, 12))
+    X_train, X_test = 5 * rng.standard_normal((40, 12)), 5 * rng.standard_normal((10, 12))
+    X_test[5:] *= 3
     pipe = Pipeline([("enc", TopoAutoencoder(max_epochs=1, random_state=0)),
                      ("oc", BallCountOneClass())]).fit(X_train)
     codes_train = pipe["enc"].transform(X_train)
@@ -242,7 +245,9 @@ def test_zero_configuration_pipeline_with_topo_autoencoder():
     offset = np.percentile(kdtree_scores(codes_train, codes_train, 2.0, 16, "l1",
                                          leave_one_out=True), 10)
     assert pipe["oc"].offset_ == offset
-    np.testing.assert_array_equal(pipe.predict(X_test), np.where(scores >= offset, 1, -1))
+    expected = np.where(scores >= offset, 1, -1)
+    assert set(expected) == {-1, 1}  # both sides of the offset: a wrong offset would show
+    np.testing.assert_array_equal(pipe.predict(X_test), expected)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
