@@ -116,6 +116,7 @@ def train_two_ranks(rank, init_method, X, path):
         dist.destroy_process_group()
 
 
+@pytest.mark.slow  # 20 epochs in two spawned ranks, and again in one process
 def test_two_ranks_reach_the_death_times_of_one_process(tmp_path):
     X = np.random.default_rng(0).random((400, 16), dtype=np.float32)
     path = tmp_path / "ddp.corel"

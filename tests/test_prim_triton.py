@@ -17,8 +17,18 @@ from corel_sklearn.pershom._gpu_dispatch import choose_algorithm, gpu_msts
 from corel_sklearn.pershom._prim_triton import all_prim_configs, branch_mst_triton
 
 METRICS = ("l1", "l2", "linf")
-needs_triton = pytest.mark.skipif(not _prim_triton.triton_available(),
-                                  reason="needs triton (the [gpu] extra)")
+_skip_without_triton = pytest.mark.skipif(not _prim_triton.triton_available(),
+                                          reason="needs triton (the [gpu] extra)")
+
+
+def needs_triton(test):
+    """The test runs a Triton kernel: skipped without triton, and ``slow`` without a GPU,
+    where every launch runs in Triton's CPU interpreter (seconds each)."""
+    if not torch.cuda.is_available():
+        test = pytest.mark.slow(test)
+    return _skip_without_triton(test)
+
+
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
 
@@ -348,8 +358,7 @@ def test_device_loss_equals_the_cpu_loss(metric, reduction, kind, dtype, monkeyp
         torch.testing.assert_close(grad, cpu_grad, rtol=rtol, atol=rtol)
 
 
-@needs_triton
-@pytest.mark.slow  # the full Jacobians, one interpreted kernel launch per column
+@needs_triton  # the full Jacobians: two kernel launches per coordinate
 @pytest.mark.parametrize("metric", METRICS)
 def test_device_loss_gradcheck_and_double_backward(metric, monkeypatch):
     from corel_sklearn.losses import _DeviceConnectivityLoss
