@@ -51,6 +51,7 @@ def test_workers_run_one_thread_each(client):
         assert threads == {"torch": 1, "numba": 1}, address
 
 
+@pytest.mark.slow  # a fresh interpreter and its own cluster of worker processes
 def test_limits_hold_when_the_main_script_imports_numba(tmp_path):
     # Spawned workers import the main script again, so numba is imported before dask's
     # post-spawn environment could apply: the limits must be set before spawning.

@@ -73,6 +73,7 @@ def one_ddp_step(rank, init_method, X, folder):
         dist.destroy_process_group()
 
 
+@pytest.mark.slow  # two spawned ranks, each importing torch and the package
 def test_ddp_gradient_is_the_mean_of_the_ranks_gradients(tmp_path):
     X = np.random.default_rng(0).random((40, 12), dtype=np.float32)  # one step of 2 x 20
     spawn(one_ddp_step, tmp_path, X, str(tmp_path))

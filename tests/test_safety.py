@@ -184,6 +184,7 @@ def _read_only_runner(site, home):
     return ["unshare", "-m", "sh", "-c", f'{mounts} && exec "$0" "$@"']
 
 
+@pytest.mark.slow  # without a writable cache, the subprocess compiles every numba kernel
 @pytest.mark.skipif(not hasattr(os, "geteuid"), reason="POSIX permissions")
 def test_import_works_from_a_read_only_install_and_home(tmp_path):
     site = tmp_path / "site"
