@@ -18,6 +18,14 @@ def rng():
 
 
 @pytest.fixture
+def X():
+    """The tiny training data (``tiny_data()``): 60 x 12 uniform float32, fresh per test."""
+    from _small_autoencoder import tiny_data  # imports the package: after TRITON_INTERPRET
+
+    return tiny_data()
+
+
+@pytest.fixture
 def shared_data():
     """Path to ../shared/data; tests that need it skip cleanly when it is absent."""
     path = os.path.abspath(SHARED_DATA)

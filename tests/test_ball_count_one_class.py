@@ -39,6 +39,9 @@ def _expected_failed_checks(estimator):
      ClasswiseBallCount(n_branches=1, scoring="knn_distance", n_neighbors=1)],
     expected_failed_checks=_expected_failed_checks,
 )
+# scikit-learn's checks fit with 0/1 class labels as y, which the one-class fit reads as PyOD's
+# outlier labels: its warning is right, and expected here (and only here).
+@pytest.mark.filterwarnings(r"ignore:BallCountOneClass\.fit ignores y, but y marks:UserWarning")
 def test_sklearn_contract(estimator, check):
     check(estimator)
 
@@ -226,16 +229,25 @@ def test_zero_configuration_pipeline_with_topo_autoencoder():
     # the defaults assumed for plain arrays are the encoder's
     assert DEFAULT_ETA == TopoAutoencoder().eta
     assert DEFAULT_N_BRANCHES == TopoAutoencoder().n_branches
+    # Spread enough that one epoch's codes are not all within one radius of each other (the
+    # counts then differ), with five test points three times farther out than the rest.
     rng = np.random.default_rng(8)
-    X_train, X_test = rng.standard_normal((40, 12)), rng.standard_normal((10, 12))
+    X_train, X_test = 5 * rng.standard_normal((40, 12)), 5 * rng.standard_normal((10, 12))
+    X_test[5:] *= 3
     pipe = Pipeline([("enc", TopoAutoencoder(max_epochs=1, random_state=0)),
                      ("oc", BallCountOneClass())]).fit(X_train)
     codes_train = pipe["enc"].transform(X_train)
     codes_test = pipe["enc"].transform(X_test)
     assert codes_train.shape == (40, 160) and codes_train.dtype == np.float32
-    np.testing.assert_array_equal(
-        pipe.score_samples(X_test), kdtree_scores(codes_test, codes_train, 2.0, 16, "l1"))
-    assert set(np.unique(pipe.predict(X_test))) <= {-1, 1}
+    scores = kdtree_scores(codes_test, codes_train, 2.0, 16, "l1")
+    np.testing.assert_array_equal(pipe.score_samples(X_test), scores)
+    # the default contamination=0.1: the 10th percentile of the leave-one-out training scores
+    offset = np.percentile(kdtree_scores(codes_train, codes_train, 2.0, 16, "l1",
+                                         leave_one_out=True), 10)
+    assert pipe["oc"].offset_ == offset
+    expected = np.where(scores >= offset, 1, -1)
+    assert set(expected) == {-1, 1}  # both sides of the offset: a wrong offset would show
+    np.testing.assert_array_equal(pipe.predict(X_test), expected)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -6,6 +6,7 @@ import pickle
 import joblib
 import numpy as np
 import pytest
+from _small_autoencoder import small
 from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
@@ -14,7 +15,6 @@ from sklearn.pipeline import Pipeline
 
 from corel_sklearn import BallCountOneClass, ClasswiseBallCount, TopoAutoencoder
 from corel_sklearn.estimators._codes import Codes, resolve_n_branches, resolve_radius
-from tests._small_autoencoder import small
 
 
 def kdtree_counts(X, anchors, radius, n_branches):

@@ -7,11 +7,12 @@ import sys
 
 import numpy as np
 import pytest
+from _small_autoencoder import small
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
 import corel_sklearn
-from corel_sklearn import BallCountOneClass, ClasswiseBallCount, TopoAutoencoder
+from corel_sklearn import BallCountOneClass, ClasswiseBallCount
 from corel_sklearn.model_selection import OneClassKFold, make_anomaly_scorer
 
 pytest.importorskip("dask.distributed")
@@ -50,6 +51,7 @@ def test_workers_run_one_thread_each(client):
         assert threads == {"torch": 1, "numba": 1}, address
 
 
+@pytest.mark.slow  # a fresh interpreter and its own cluster of worker processes
 def test_limits_hold_when_the_main_script_imports_numba(tmp_path):
     # Spawned workers import the main script again, so numba is imported before dask's
     # post-spawn environment could apply: the limits must be set before spawning.
@@ -111,8 +113,8 @@ def test_pipeline_decision_function_on_cluster(client):
     rng = np.random.default_rng(0)
     X_train = rng.random((120, 12), dtype=np.float32)
     pipe = Pipeline([
-        ("enc", TopoAutoencoder(hidden_layer_sizes=(16,), n_branches=2, branch_dim=3,
-                                batch_size=40, max_epochs=1, random_state=0, device="cpu")),
+        ("enc", small(hidden_layer_sizes=(16,), branch_dim=3, batch_size=40, max_epochs=1,
+                      device="cpu")),
         ("oc", BallCountOneClass(n_branches=2, radius=0.5, contamination="auto")),
     ]).fit(X_train)
     X_test = rng.random((90, 12), dtype=np.float32)

@@ -1,6 +1,10 @@
-"""fit_distributed: DistributedDataParallel over gloo on the CPU, 2 processes on loopback."""
+"""fit_distributed: DistributedDataParallel over gloo on the CPU, 2 processes on loopback.
 
-import socket
+The ranks meet through a file in the test's tmp_path (torch's FileStore, ``file://``), not a
+TCP port: a port found free and then bound by the ranks could be taken in between by another
+process on a busy machine; a fresh file cannot.
+"""
+
 import time
 import warnings
 
@@ -9,6 +13,7 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from _small_autoencoder import SMALL
 
 from corel_sklearn import TopoAutoencoder
 from corel_sklearn.callbacks import Callback
@@ -16,23 +21,24 @@ from corel_sklearn.distributed import fit_distributed
 from corel_sklearn.pershom import branch_death_times
 from corel_sklearn.serialization import load
 
-STEP = {"hidden_layer_sizes": (16,), "n_branches": 2, "branch_dim": 3, "batch_size": 20,
-        "max_epochs": 1, "random_state": 0, "device": "cpu"}
+STEP = {**SMALL, "hidden_layer_sizes": (16,), "branch_dim": 3, "max_epochs": 1,
+        "random_state": 0, "device": "cpu"}
 TRAIN = {"hidden_layer_sizes": (32,), "n_branches": 2, "branch_dim": 4, "batch_size": 50,
          "max_epochs": 20, "learning_rate": 1e-2, "random_state": 0, "device": "cpu"}
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def rendezvous(folder):
+    """An ``init_method`` for the ranks: a file that does not exist yet, in the test's folder."""
+    path = folder / "rendezvous"
+    assert not path.exists()  # FileStore needs a new (or empty) file
+    return path.as_uri()
 
 
-def spawn(function, *args, nprocs=2, timeout=180):
-    """Run ``function(rank, port, *args)`` in ``nprocs`` spawned processes, or fail in time."""
-    port = free_port()
-    context = mp.start_processes(function, args=(port, *args), nprocs=nprocs, join=False,
-                                 start_method="spawn")
+def spawn(function, folder, *args, nprocs=2, timeout=180):
+    """Run ``function(rank, init_method, *args)`` in ``nprocs`` spawned processes, or fail in
+    time; the ranks meet through a file in ``folder``."""
+    context = mp.start_processes(function, args=(rendezvous(folder), *args), nprocs=nprocs,
+                                 join=False, start_method="spawn")
     deadline = time.monotonic() + timeout
     while not context.join(timeout=1):
         if time.monotonic() > deadline:
@@ -41,10 +47,9 @@ def spawn(function, *args, nprocs=2, timeout=180):
             pytest.fail(f"the {nprocs} ranks did not finish within {timeout} s")
 
 
-def init_rank(rank, port, world_size=2):
+def init_rank(rank, init_method, world_size=2):
     torch.set_num_threads(1)  # two ranks on two cores
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
-                            world_size=world_size)
+    dist.init_process_group("gloo", init_method=init_method, rank=rank, world_size=world_size)
 
 
 class GradientRecorder(Callback):
@@ -58,8 +63,8 @@ def quietly(function, *args, **kwargs):
         return function(*args, **kwargs)
 
 
-def one_ddp_step(rank, port, X, folder):
-    init_rank(rank, port)
+def one_ddp_step(rank, init_method, X, folder):
+    init_rank(rank, init_method)
     try:
         recorder = GradientRecorder()
         quietly(fit_distributed, TopoAutoencoder(**STEP, callbacks=[recorder]), X)
@@ -68,9 +73,10 @@ def one_ddp_step(rank, port, X, folder):
         dist.destroy_process_group()
 
 
+@pytest.mark.slow  # two spawned ranks, each importing torch and the package
 def test_ddp_gradient_is_the_mean_of_the_ranks_gradients(tmp_path):
     X = np.random.default_rng(0).random((40, 12), dtype=np.float32)  # one step of 2 x 20
-    spawn(one_ddp_step, X, str(tmp_path))
+    spawn(one_ddp_step, tmp_path, X, str(tmp_path))
     ddp = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
     for a, b in zip(*ddp, strict=True):
         assert torch.equal(a, b)  # every rank applies the same averaged gradient
@@ -103,18 +109,19 @@ def death_time_median(estimator, X, batch_size):
     ]).median())
 
 
-def train_two_ranks(rank, port, X, path):
-    init_rank(rank, port)
+def train_two_ranks(rank, init_method, X, path):
+    init_rank(rank, init_method)
     try:
         quietly(fit_distributed, TopoAutoencoder(**TRAIN), X, save_path=path)
     finally:
         dist.destroy_process_group()
 
 
+@pytest.mark.slow  # 20 epochs in two spawned ranks, and again in one process
 def test_two_ranks_reach_the_death_times_of_one_process(tmp_path):
     X = np.random.default_rng(0).random((400, 16), dtype=np.float32)
     path = tmp_path / "ddp.corel"
-    spawn(train_two_ranks, X, str(path))
+    spawn(train_two_ranks, tmp_path, X, str(path))
     ddp = load(path)  # written by rank 0 in the safe format, loaded here as a fitted model
     assert isinstance(ddp, TopoAutoencoder) and ddp.n_iter_ == 20
     assert all(r["n_steps"] == 4 for r in ddp.history_)  # 400 // (2 ranks x 50)
@@ -130,9 +137,9 @@ def test_two_ranks_reach_the_death_times_of_one_process(tmp_path):
     assert abs(medians["ddp"] - medians["single"]) < 0.1 * eta, medians
 
 
-def test_one_process_equals_fit():
+def test_one_process_equals_fit(tmp_path):
     X = np.random.default_rng(1).random((60, 12), dtype=np.float32)
-    init_rank(0, free_port(), world_size=1)
+    init_rank(0, rendezvous(tmp_path), world_size=1)
     try:
         ddp = quietly(fit_distributed, TopoAutoencoder(**{**STEP, "max_epochs": 3}), X)
     finally:
@@ -163,7 +170,7 @@ def test_unwritable_save_path_fails_before_the_first_epoch(tmp_path):
         def on_epoch_begin(self, estimator, epoch, **kwargs):
             epochs.append(epoch)
 
-    init_rank(0, free_port(), world_size=1)
+    init_rank(0, rendezvous(tmp_path), world_size=1)
     try:
         with pytest.raises(OSError, match="save_path folder"):
             fit_distributed(TopoAutoencoder(**STEP, callbacks=[Epochs()]), X,
@@ -181,10 +188,10 @@ def test_unwritable_save_path_fails_before_the_first_epoch(tmp_path):
                                   fitted.transform(X))
 
 
-def test_warm_start_through_fit_distributed_continues_like_fit():
+def test_warm_start_through_fit_distributed_continues_like_fit(tmp_path):
     X = np.random.default_rng(1).random((60, 12), dtype=np.float32)
     params = {**STEP, "max_epochs": 2, "warm_start": True}
-    init_rank(0, free_port(), world_size=1)
+    init_rank(0, rendezvous(tmp_path), world_size=1)
     try:
         ddp = quietly(fit_distributed, TopoAutoencoder(**params), X)
         quietly(fit_distributed, ddp, X)

@@ -5,11 +5,12 @@ import os
 import numpy as np
 import pytest
 import scipy.io
+from _small_autoencoder import small
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.metrics import roc_auc_score
 from sklearn.svm import OneClassSVM
 
-from corel_sklearn import BallCountOneClass, TopoAutoencoder
+from corel_sklearn import BallCountOneClass
 from corel_sklearn._threads import limited_threads
 from corel_sklearn.datasets import one_class_draws
 from corel_sklearn.experiments import (
@@ -49,8 +50,8 @@ def _wins_by_hand(records, winner, others, groups):
 
 def _tiny_encoder(**params):
     settings = dict(architecture="mlp", hidden_layer_sizes=(32,), n_branches=4, branch_dim=3,
-                    eta=1.0, batch_size=30, max_epochs=15, learning_rate=1e-2, random_state=0)
-    return TopoAutoencoder(**{**settings, **params})
+                    eta=1.0, batch_size=30, max_epochs=15, learning_rate=1e-2)
+    return small(**{**settings, **params})
 
 
 def test_protocol_end_to_end_planted_structure(tmp_path):
@@ -204,8 +205,8 @@ def test_verdict_counts_wins_against_runs_and_published_by_hand():
     records[3]["auroc"] = 0.9  # y: COREL 0.8 beats B's 0.7 and the published 0.75 now
     result = BenchmarkResult(records, ["COREL", "B"], ["x", "y"], group_label="dataset",
                              published={"x": {"P": 0.85}, "y": {"P": 0.75, "Q": 0.5}})
-    assert result.verdict().endswith("on 2 of 2 datasets, and the best published figure of "
-                                     "['P', 'Q'] on 2 of 2.")
+    assert result.verdict() == ("COREL beats all of ['B'] (run here) on 2 of 2 datasets, and "
+                                "the best published figure of ['P', 'Q'] on 2 of 2.")
 
 
 def test_protocol_argument_errors():

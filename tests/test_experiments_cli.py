@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.io
+from _small_autoencoder import small
 
 import corel_sklearn
 from corel_sklearn import TopoAutoencoder
@@ -40,9 +41,9 @@ def _default_sigint():
 
 
 def _tiny_encoder(**params):
-    settings = dict(architecture="mlp", hidden_layer_sizes=(16,), n_branches=2, branch_dim=2,
-                    eta=1.0, batch_size=20, max_epochs=4, learning_rate=1e-2, random_state=0)
-    return TopoAutoencoder(**{**settings, **params})
+    settings = dict(architecture="mlp", hidden_layer_sizes=(16,), eta=1.0, max_epochs=4,
+                    learning_rate=1e-2)
+    return small(**{**settings, **params})
 
 
 class _CtrlCAtEpoch2(Callback):

@@ -8,12 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from _small_autoencoder import small
 from sklearn.pipeline import Pipeline
 
-from corel_sklearn import BallCountOneClass, TopoAutoencoder
-
-PARAMS = dict(hidden_layer_sizes=(8,), n_branches=2, branch_dim=2, batch_size=20,
-              max_epochs=2, random_state=0)
+from corel_sklearn import BallCountOneClass
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +23,7 @@ def pixels():
 def reference(pixels):
     """Codes of the fit on the float32 values in [0, 1], computed with numpy alone."""
     floats = np.divide(pixels, np.float32(255), dtype=np.float32)
-    return TopoAutoencoder(**PARAMS).fit(floats).transform(floats)
+    return small().fit(floats).transform(floats)
 
 
 class Samples:
@@ -60,12 +58,12 @@ def containers(pixels):
                                   "dataset mixing uint8 and float samples"])
 def test_the_same_pixels_give_the_same_codes_in_every_container(pixels, reference, kind):
     X = containers(pixels)[kind]
-    fitted = TopoAutoencoder(**PARAMS).fit(X)
+    fitted = small().fit(X)
     np.testing.assert_array_equal(fitted.transform(X), reference)
 
 
 def test_a_pipeline_fitted_on_an_array_scores_the_same_pixels_as_a_tensor(pixels):
-    pipe = Pipeline([("enc", TopoAutoencoder(**PARAMS)), ("oc", BallCountOneClass(
+    pipe = Pipeline([("enc", small()), ("oc", BallCountOneClass(
         n_branches=2))]).fit(pixels)
     expected = pipe.score_samples(pixels)
     np.testing.assert_array_equal(pipe.score_samples(containers(pixels)["tensor"]), expected)
@@ -76,20 +74,18 @@ def test_a_mixed_dataframe_is_tabular_data_used_as_numbers():
     frame = pd.DataFrame({"a": rng.random(40).astype(np.float32),
                           "b": rng.integers(0, 3, 40).astype(np.uint8)})
     as_numbers = frame.to_numpy(dtype=np.float32)
-    params = {**PARAMS, "n_branches": 1}
-    codes = TopoAutoencoder(**params).fit(frame).transform(frame)
+    codes = small(n_branches=1).fit(frame).transform(frame)
     np.testing.assert_array_equal(
-        codes, TopoAutoencoder(**params).fit(as_numbers).transform(as_numbers))
+        codes, small(n_branches=1).fit(as_numbers).transform(as_numbers))
 
 
 def test_dataset_samples_of_two_values_are_samples_not_pairs():
     values = np.random.default_rng(2).random((40, 2)).astype(np.float32)
     dataset = Samples(len(values), lambda i: [float(values[i, 0]), float(values[i, 1])])
-    params = {**PARAMS, "n_branches": 1}
-    fitted = TopoAutoencoder(**params).fit(dataset)
+    fitted = small(n_branches=1).fit(dataset)
     assert fitted.n_features_in_ == 2
     np.testing.assert_array_equal(
-        fitted.transform(dataset), TopoAutoencoder(**params).fit(values).transform(values))
+        fitted.transform(dataset), small(n_branches=1).fit(values).transform(values))
 
 
 @pytest.mark.parametrize("dtype", ["complex64", "datetime64[s]", "timedelta64[s]"])
@@ -106,11 +102,11 @@ def test_data_that_is_not_numbers_is_refused_everywhere(tmp_path, dtype, where):
     elif where == "tensor":
         X = torch.zeros(40, 4, dtype=torch.complex64)
     with pytest.raises(ValueError, match=r"has dtype .*needs numbers"):
-        TopoAutoencoder(**PARAMS).fit(X)
+        small().fit(X)
 
 
 def test_strided_uint8_pixels_give_the_codes_of_contiguous_ones(pixels, reference):
     strided = np.asfortranarray(pixels)
     transposed_tensor = torch.from_numpy(pixels.T.copy()).T
     for X in (strided, transposed_tensor):
-        np.testing.assert_array_equal(TopoAutoencoder(**PARAMS).fit(X).transform(X), reference)
+        np.testing.assert_array_equal(small().fit(X).transform(X), reference)

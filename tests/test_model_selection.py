@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _small_autoencoder import small
 from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.ensemble import IsolationForest
 from sklearn.frozen import FrozenEstimator
@@ -12,7 +13,7 @@ from sklearn.model_selection import GridSearchCV, KFold, cross_val_predict, cros
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from corel_sklearn import BallCountOneClass, TopoAutoencoder
+from corel_sklearn import BallCountOneClass
 from corel_sklearn.model_selection import (
     OneClassKFold,
     anomaly_scores,
@@ -34,8 +35,7 @@ def one_class_data(n_inliers=60, n_outliers=12, n_features=8, seed=0, spread=4.0
 
 
 def tiny_encoder(**params):
-    return TopoAutoencoder(n_branches=2, branch_dim=2, hidden_layer_sizes=(16,), max_epochs=2,
-                           batch_size=20, random_state=0, **params)
+    return small(hidden_layer_sizes=(16,), **params)
 
 
 @pytest.mark.parametrize(
@@ -447,8 +447,7 @@ def test_refit_on_outlier_labels_warns_unless_wrapped():
     # TopoAutoencoder is a transformer (also before a classifier): it takes y in silence.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        TopoAutoencoder(hidden_layer_sizes=(8,), n_branches=2, branch_dim=2, batch_size=20,
-                        max_epochs=1, random_state=0).fit(X.astype(np.float32), y)
+        small(max_epochs=1).fit(X.astype(np.float32), y)
     assert [w.category.__name__ for w in caught] == ["ConvergenceWarning"]  # one epoch
 
 

@@ -6,9 +6,9 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from _small_autoencoder import small
 from PIL import Image
 
-from corel_sklearn import TopoAutoencoder
 from corel_sklearn.datasets import ImageFolder
 from corel_sklearn.estimators._data import _FileRows, _to_float
 
@@ -59,9 +59,7 @@ def image_folder(tmp_path, pixels):
 
 
 def small_autoencoder(**params):
-    params = {"hidden_layer_sizes": (16,), "n_branches": 2, "branch_dim": 3, "batch_size": 20,
-              "max_epochs": 2, "random_state": 0, "device": "cpu", **params}
-    return TopoAutoencoder(**params)
+    return small(hidden_layer_sizes=(16,), branch_dim=3, device="cpu", **params)
 
 
 def fit_quietly(estimator, X):

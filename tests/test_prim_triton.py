@@ -17,8 +17,18 @@ from corel_sklearn.pershom._gpu_dispatch import choose_algorithm, gpu_msts
 from corel_sklearn.pershom._prim_triton import all_prim_configs, branch_mst_triton
 
 METRICS = ("l1", "l2", "linf")
-needs_triton = pytest.mark.skipif(not _prim_triton.triton_available(),
-                                  reason="needs triton (the [gpu] extra)")
+_skip_without_triton = pytest.mark.skipif(not _prim_triton.triton_available(),
+                                          reason="needs triton (the [gpu] extra)")
+
+
+def needs_triton(test):
+    """The test runs a Triton kernel: skipped without triton, and ``slow`` without a GPU,
+    where every launch runs in Triton's CPU interpreter (seconds each)."""
+    if not torch.cuda.is_available():
+        test = pytest.mark.slow(test)
+    return _skip_without_triton(test)
+
+
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
 
@@ -298,6 +308,9 @@ def test_cost_table_estimates_are_consistent():
 # tensors: Prim in the interpreter, or Borůvka.
 
 
+_DEVICE_TREES = {}  # (kind, dtype, metric) -> the device trees of that test cloud
+
+
 @needs_triton
 @pytest.mark.parametrize("metric", METRICS)
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
@@ -326,8 +339,12 @@ def test_device_loss_equals_the_cpu_loss(metric, reduction, kind, dtype, monkeyp
 
     with device_code_paths(monkeypatch):
         loss, grad = run(lambda z: _DeviceConnectivityLoss.apply(z, eta, 3, metric, reduction))
-    # Reference 1: the torch formula through autograd, on the same trees.
-    edges, _ = _device_trees(x, 3, metric)
+    # Reference 1: the torch formula through autograd, on the same trees (which do not depend
+    # on the reduction: computed once for the three, as the interpreted kernel is slow).
+    key = (kind, dtype, metric)
+    if key not in _DEVICE_TREES:
+        _DEVICE_TREES[key] = _device_trees(x, 3, metric)[0]
+    edges = _DEVICE_TREES[key]
     formula_loss, formula_grad = run(lambda z: _reduce(
         _per_branch_loss(edge_lengths(z, edges, 3, metric), eta), reduction))
     # Reference 2: the CPU one-node loss (its own trees: the same on exact grids).
@@ -341,13 +358,15 @@ def test_device_loss_equals_the_cpu_loss(metric, reduction, kind, dtype, monkeyp
         torch.testing.assert_close(grad, cpu_grad, rtol=rtol, atol=rtol)
 
 
-@needs_triton
+@needs_triton  # the full Jacobians: two kernel launches per coordinate
 @pytest.mark.parametrize("metric", METRICS)
 def test_device_loss_gradcheck_and_double_backward(metric, monkeypatch):
     from corel_sklearn.losses import _DeviceConnectivityLoss
 
+    # 6 tie-free points, 2 branches of width 3: 5 edges per tree; gradcheck evaluates the loss
+    # twice per coordinate, so the cloud is as small as a non-trivial tree allows.
     rng = np.random.default_rng(14)
-    z = torch.tensor(rng.standard_normal((9, 6)), requires_grad=True)
+    z = torch.tensor(rng.standard_normal((6, 6)), requires_grad=True)
 
     def loss(points):
         return _DeviceConnectivityLoss.apply(points, 1.0, 2, metric, "none")

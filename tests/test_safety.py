@@ -10,6 +10,7 @@ import textwrap
 import numpy as np
 import pytest
 import torch
+from _small_autoencoder import small
 
 from corel_sklearn import BallCountOneClass, ClasswiseBallCount, TopoAutoencoder, connectivity_loss
 from corel_sklearn.pershom import branch_death_times, vr_persistence_l1
@@ -123,9 +124,8 @@ def test_float16_input_is_computed_like_float32_in_every_estimator():
     rng = np.random.default_rng(0)
     X = rng.random((60, 12)).astype(np.float16)
     X32 = X.astype(np.float32)
-    ae_params = dict(hidden_layer_sizes=(8,), n_branches=2, branch_dim=3, batch_size=20,
-                     max_epochs=1, random_state=0)
-    ae16, ae32 = TopoAutoencoder(**ae_params).fit(X), TopoAutoencoder(**ae_params).fit(X32)
+    ae16 = small(branch_dim=3, max_epochs=1).fit(X)
+    ae32 = small(branch_dim=3, max_epochs=1).fit(X32)
     np.testing.assert_array_equal(ae16.transform(X), ae32.transform(X32))
     np.testing.assert_array_equal(
         BallCountOneClass(n_branches=2).fit(X).score_samples(X),
@@ -184,6 +184,7 @@ def _read_only_runner(site, home):
     return ["unshare", "-m", "sh", "-c", f'{mounts} && exec "$0" "$@"']
 
 
+@pytest.mark.slow  # without a writable cache, the subprocess compiles every numba kernel
 @pytest.mark.skipif(not hasattr(os, "geteuid"), reason="POSIX permissions")
 def test_import_works_from_a_read_only_install_and_home(tmp_path):
     site = tmp_path / "site"

@@ -14,6 +14,7 @@ import zlib
 import numpy as np
 import pytest
 import torch
+from _small_autoencoder import small, tiny_data
 from sklearn.pipeline import make_pipeline
 
 from corel_sklearn import BallCountOneClass, ClasswiseBallCount, TopoAutoencoder
@@ -30,15 +31,11 @@ pytest.importorskip("safetensors")
 
 
 @pytest.fixture(scope="module")
-def X():
-    return np.random.default_rng(0).random((60, 12), dtype=np.float32)
-
-
-@pytest.fixture(scope="module")
-def models(X):
-    """A fitted Pipeline(TopoAutoencoder, BallCountOneClass), its encoder and a classwise model."""
-    ae = TopoAutoencoder(hidden_layer_sizes=(8,), n_branches=2, branch_dim=3, batch_size=20,
-                         max_epochs=1, random_state=0)
+def models():
+    """A fitted Pipeline(TopoAutoencoder, BallCountOneClass), its encoder and a classwise model
+    (fitted on ``tiny_data()``, the ``X`` of the tests)."""
+    X = tiny_data()
+    ae = small(branch_dim=3, max_epochs=1)
     pipe = make_pipeline(ae, BallCountOneClass(n_branches=2, radius=0.5)).fit(X)
     codes = ae.transform(X)
     y = np.array(["cat", "dog", "emu"] * 20)
@@ -90,8 +87,7 @@ def test_save_load_round_trip_gives_identical_outputs(models, X, name, tmp_path)
 
 
 def test_saved_history_keeps_nan_and_tuples(X, tmp_path):
-    ae = TopoAutoencoder(hidden_layer_sizes=(8,), n_branches=2, branch_dim=3, batch_size=20,
-                         max_epochs=1, connectivity_weight=0, random_state=0).fit(X)
+    ae = small(branch_dim=3, max_epochs=1, connectivity_weight=0).fit(X)
     save(ae, tmp_path / "m.zip")
     restored = load(tmp_path / "m.zip")
     assert np.isnan(restored.history_[0]["connectivity_loss"])
@@ -126,8 +122,7 @@ def _architecture(input_shape, n_branches, branch_dim):
 
 
 def test_callable_architecture_pickles_but_is_refused_by_save(X, tmp_path):
-    ae = TopoAutoencoder(architecture=_architecture, n_branches=2, branch_dim=3,
-                         batch_size=20, max_epochs=1, random_state=0).fit(X)
+    ae = small(architecture=_architecture, branch_dim=3, max_epochs=1).fit(X)
     restored = pickle.loads(pickle.dumps(ae))
     np.testing.assert_array_equal(restored.transform(X), ae.transform(X))
     with pytest.raises(TypeError, match="architecture is a callable.*skops"):

@@ -14,11 +14,11 @@ import numba
 import numpy as np
 import pytest
 import torch
+from _small_autoencoder import small
 
 from corel_sklearn import (
     BallCountOneClass,
     ClasswiseBallCount,
-    TopoAutoencoder,
     connectivity_loss,
 )
 from corel_sklearn._threads import kernel_threads, thread_limit, threads_for_n_jobs
@@ -38,8 +38,7 @@ BRANCHED = torch.tensor(np.random.default_rng(2).random((100, 160)))
 
 
 def _autoencoder():
-    return TopoAutoencoder(hidden_layer_sizes=(16,), n_branches=2, branch_dim=3,
-                           batch_size=40, max_epochs=2, random_state=0)
+    return small(hidden_layer_sizes=(16,), branch_dim=3, batch_size=40)
 
 
 @pytest.fixture(scope="module")

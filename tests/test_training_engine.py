@@ -28,11 +28,6 @@ from corel_sklearn.training import (
 from corel_sklearn.training import _loop as loop_module
 
 
-@pytest.fixture
-def X(rng):
-    return rng.random((60, 12), dtype=np.float32)
-
-
 def _weights(estimator):
     return [p.detach().clone() for p in estimator.module_.state_dict().values()]
 
@@ -387,6 +382,7 @@ def test_progress_bar_shows_no_connectivity_loss_when_it_is_not_computed(X, caps
     assert "conn=" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # starts a Jupyter kernel
 def test_text_progress_bar_is_one_output_in_a_notebook(tmp_path, monkeypatch):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
