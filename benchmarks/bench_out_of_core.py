@@ -105,7 +105,13 @@ def interleaved_steps(network, memmap, in_memory, n_steps, batch_size=100):
                "in memory": make_training_data(in_memory, shape, "cpu")}
     warm = np.asarray(in_memory[:batch_size])
     models = {name: autoencoder(network, batch_size=batch_size).fit(warm) for name in sources}
-    optimizers = {name: m._initialize_optimizer(m.module_) for name, m in models.items()}
+    from corel_sklearn.training import TrainingRun
+
+    runs = {name: TrainingRun(data=None, model=m.module_,
+                              optimizer=m._initialize_optimizer(m.module_), shuffle_generator=None,
+                              loss=m._training_loss(), batch_size=batch_size, steps_per_epoch=1,
+                              epoch=0, last_epoch=1)
+            for name, m in models.items()}
     generator = torch.Generator().manual_seed(0)
     step_times = {name: [] for name in sources}
     read_times = {name: [] for name in sources}
@@ -117,7 +123,7 @@ def interleaved_steps(network, memmap, in_memory, n_steps, batch_size=100):
             start = time.perf_counter()
             x = source.batch(indices)
             read = time.perf_counter()
-            model._train_step(model.module_, optimizers[name], x)
+            model.train_step(runs[name], x)
             step_times[name].append(time.perf_counter() - start)
             read_times[name].append(read - start)
     return step_times, read_times

@@ -11,8 +11,8 @@ the same way, are the noise floor. Then one ``TopoAutoencoder`` fit with torch's
 versus one thread (the network's own ops), and ``GridSearchCV(n_jobs=2)`` versus ``n_jobs=1``
 over two fits.
 
-Run it alone (``flock /tmp/bench.lock python benchmarks/bench_oversubscription.py``): other
-load on the machine is itself oversubscription, so say so with the figures.
+Run it alone on the machine: other load is itself oversubscription, so say so with the
+figures.
 """
 
 import argparse
@@ -26,7 +26,7 @@ import torch
 from sklearn.model_selection import GridSearchCV
 
 from corel_sklearn import TopoAutoencoder, _threads, connectivity_loss
-from corel_sklearn.pershom import _prim_cpu
+from corel_sklearn.pershom import _thread_planner
 
 SHAPES = {"B=1000 x 160 (one cloud)": (1000, 160, 1), "B=100 x (16 x 10)": (100, 160, 16)}
 
@@ -88,17 +88,17 @@ def _measure(n_first, n_planners, n_steady):
         real_idle_cores = _threads.idle_cores
         for label, idle in [("package", real_idle_cores), ("no_check", lambda: os.cpu_count())]:
             _threads.idle_cores = idle
-            _prim_cpu.idle_cores = idle
+            _thread_planner.idle_cores = idle
 
             def fresh_planner():  # a fresh process's planner
-                _prim_cpu._planner = _prim_cpu._ThreadPlanner()
+                _thread_planner.planner = _thread_planner.ThreadPlanner()
 
             try:
                 first = _first_calls(z, n_branches, n_first, n_planners, fresh_planner)
                 steady = _times(z, n_branches, n_steady)
             finally:
                 _threads.idle_cores = real_idle_cores
-                _prim_cpu.idle_cores = real_idle_cores
+                _thread_planner.idle_cores = real_idle_cores
             result[label] = _summary(first, one)
             result[label]["steady"] = np.median(steady) / one
         rows.append(result)

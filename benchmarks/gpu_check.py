@@ -31,8 +31,8 @@ import torch
 from corel_sklearn import pershom
 from corel_sklearn.losses import connectivity_loss
 from corel_sklearn.pershom import branch_death_times
+from corel_sklearn.pershom._cpu_trees import branch_mst_cpu
 from corel_sklearn.pershom._gpu_dispatch import GPU, cost_table, gpu_msts
-from corel_sklearn.pershom._prim_cpu import branch_mst_cpu
 
 
 def timed(fn, repeats, device):

@@ -8,16 +8,19 @@ Rules, for every public function of the package:
 * leave ``torch.get_num_threads()`` and ``numba.get_num_threads()`` as they were. numba's "omp"
   threading layer and torch share one OpenMP runtime, so setting numba's count also sets
   torch's: both are restored after each kernel call;
-* in a forked child, run every kernel without a parallel region. GNU OpenMP is not fork-safe:
+* in a forked child, use one thread (:func:`in_forked_child`): GNU OpenMP is not fork-safe,
   numba terminates a forked child that starts a parallel region after its parent started one,
-  and a ``multiprocessing`` pool then waits forever. Each parallel kernel has a serial twin
-  (:func:`serial_twin`), the same code compiled without ``parallel=True``.
+  and a ``multiprocessing`` pool then waits forever. The kernels take their serial twins there
+  (:func:`corel_sklearn._numba_runtime.serial_twin`).
+
+:func:`idle_cores` tells how many cores other processes leave free right now (from
+``/proc``), for the kernels that plan their threads on it.
 """
 
 import os
 import sys
+import threading
 import time
-import types
 from contextlib import contextmanager
 
 import numba
@@ -186,23 +189,34 @@ def limited_threads(n_threads):
         torch.set_num_threads(previous[0])
 
 
-def serial_twin(kernel, **replace_globals):
-    """``kernel`` (a ``numba.njit(parallel=True)`` dispatcher) compiled without a parallel region.
+_torch_threads_lock = threading.Lock()
+_torch_threads_open = [0, None]  # blocks open in this process, torch's count before the first
 
-    The same source, so ``prange`` runs as ``range``; it is cached under its own name (the
-    qualified name gets a ``_serial`` suffix). ``replace_globals`` maps global names the code
-    calls to other dispatchers (e.g. an entry point calling a parallel kernel gets the
-    kernel's twin).
+
+@contextmanager
+def torch_threads(n_threads):
+    """Run the block with torch's intra-op threads at ``n_threads`` (None: as they are).
+
+    For an estimator's ``n_jobs``: the count is never raised above :func:`thread_limit`.
+    torch's count is one per process, so blocks open in several threads at once share it (the
+    last one entered sets it) and the count from before the first block is restored when the
+    last one ends.
     """
-    source = kernel.py_func
-    namespace = source.__globals__
-    if replace_globals:
-        namespace = {**namespace, **replace_globals}
-    twin = types.FunctionType(source.__code__, namespace, source.__name__ + "_serial",
-                              source.__defaults__, source.__closure__)
-    twin.__qualname__ = source.__qualname__ + "_serial"
-    twin.__module__ = source.__module__
-    twin.__doc__ = source.__doc__
-    options = {k: v for k, v in kernel.targetoptions.items()
-               if k not in ("parallel", "nopython")}
-    return numba.njit(cache=kernel._cache.__class__.__name__ != "NullCache", **options)(twin)
+    if n_threads is None:
+        yield
+        return
+    import torch
+
+    with _torch_threads_lock:
+        if _torch_threads_open[0] == 0:
+            _torch_threads_open[1] = torch.get_num_threads()
+        _torch_threads_open[0] += 1
+        torch.set_num_threads(max(1, min(int(n_threads), thread_limit())))
+    try:
+        yield
+    finally:
+        with _torch_threads_lock:
+            _torch_threads_open[0] -= 1
+            if _torch_threads_open[0] == 0:
+                torch.set_num_threads(_torch_threads_open[1])
+

@@ -3,15 +3,12 @@
 import numpy as np
 import torch
 
-from corel_sklearn.pershom import edge_lengths
-from corel_sklearn.pershom._persistence import (
-    _kernel_array,
-    check_branch_args,
-    cpu_msts,
-    cuda_trees,
+from corel_sklearn.pershom import (
+    check_branched_points,
+    death_time_loss,
     edge_length_gradient,
+    edge_lengths,
 )
-from corel_sklearn.pershom._prim_cpu import edge_length_gradient_cpu
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -49,16 +46,17 @@ class _CpuConnectivityLoss(torch.autograd.Function):
     def forward(ctx, z, eta, n_branches, metric, reduction):
         weight = 1.0 / n_branches if reduction == "mean" else 1.0
         with_gradient = ctx.needs_input_grad[0] and reduction != "none"
-        edges, _, per_branch, slopes, grad = cpu_msts(
-            z, n_branches, metric, eta=eta, weight=weight, with_gradient=with_gradient
+        per_branch, slopes, edges, grad = death_time_loss(
+            z, eta, n_branches, metric, weight=weight, with_gradient=with_gradient
         )
         ctx.edges, ctx.slopes, ctx.eta = edges, slopes, eta
         ctx.n_branches, ctx.metric, ctx.reduction = n_branches, metric, reduction
-        ctx.grad = grad  # numpy, in the kernel's dtype
+        # The kernel's array, in its dtype: the backward scales it in numpy (no torch op).
+        ctx.grad = None if grad is None else grad.numpy()
         ctx.save_for_backward(z)
         if reduction == "none":
-            return torch.from_numpy(per_branch).to(z.dtype)
-        total = per_branch.sum()
+            return per_branch.to(z.dtype)
+        total = per_branch.numpy().sum()  # float64, as the kernel summed each branch
         return torch.tensor(total / n_branches if reduction == "mean" else total, dtype=z.dtype)
 
     @staticmethod
@@ -66,8 +64,7 @@ class _CpuConnectivityLoss(torch.autograd.Function):
         (z,) = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph=True: a differentiable backward
             with torch.enable_grad():
-                death_times = edge_lengths(z, torch.from_numpy(ctx.edges), ctx.n_branches,
-                                           ctx.metric)
+                death_times = edge_lengths(z, ctx.edges, ctx.n_branches, ctx.metric)
                 loss = _reduce(_per_branch_loss(death_times, ctx.eta), ctx.reduction)
             (grad,) = torch.autograd.grad(loss, z, grad_loss, create_graph=True)
         elif ctx.grad is not None:
@@ -78,10 +75,10 @@ class _CpuConnectivityLoss(torch.autograd.Function):
                 np.multiply(array, array.dtype.type(scale), out=array)
             grad = torch.from_numpy(array).to(z.dtype)
         else:
-            weights = ctx.slopes * grad_loss.detach().to(torch.float64).numpy().reshape(-1, 1)
-            grad = torch.from_numpy(
-                edge_length_gradient_cpu(_kernel_array(z), ctx.edges, weights, ctx.metric)
-            ).to(z.dtype)
+            weights = ctx.slopes.numpy() * grad_loss.detach().to(torch.float64).numpy().reshape(
+                -1, 1)
+            grad = edge_length_gradient(z, ctx.edges, torch.from_numpy(weights), ctx.n_branches,
+                                        ctx.metric)
         return grad, None, None, None, None
 
 
@@ -98,11 +95,7 @@ class _DeviceConnectivityLoss(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, z, eta, n_branches, metric, reduction):
-        edges, deaths = cuda_trees(z, n_branches, metric)
-        deaths = deaths.to(z.dtype)
-        counted = deaths > 0
-        per_branch = torch.where(counted, (eta - deaths).abs(), 0.0).sum(-1)
-        ctx.slopes = torch.where(counted, (deaths - eta).sign(), 0.0)
+        per_branch, ctx.slopes, edges, _ = death_time_loss(z, eta, n_branches, metric)
         ctx.eta, ctx.n_branches, ctx.metric, ctx.reduction = eta, n_branches, metric, reduction
         ctx.save_for_backward(z, edges)
         return _reduce(per_branch, reduction)
@@ -170,7 +163,7 @@ def connectivity_loss(z, eta=2.0, n_branches=1, metric="l1", reduction="mean"):
         raise ValueError(f"eta must be a finite number > 0, got {eta}.")
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}.")
-    check_branch_args(z, "z", n_branches, metric)
+    check_branched_points(z, n_branches, metric, name="z")
     if z.device.type == "cpu":
         return _CpuConnectivityLoss.apply(z, eta, n_branches, metric, reduction)
     return _DeviceConnectivityLoss.apply(z, eta, n_branches, metric, reduction)

@@ -1,7 +1,12 @@
 """COREL as a PyOD detector: ``corel_sklearn.pyod.COREL`` (needs the ``[pyod]`` extra)."""
 
+import re
+import warnings
+from numbers import Integral, Real
+
 import numpy as np
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
@@ -15,9 +20,20 @@ except ImportError as exc:  # pyod is optional: only this module needs it
         "BallCountOneClass) work without it."
     ) from exc
 
-from corel_sklearn.ball_counting import leave_one_out_ball_counts
-from corel_sklearn.estimators import BallCountOneClass
-from corel_sklearn.experiments import tabular_encoder
+from corel_sklearn._threads import threads_for_n_jobs
+from corel_sklearn._warnings import warn
+from corel_sklearn.ball_counting import (
+    kth_neighbor_distances,
+    leave_one_out_ball_counts,
+    leave_one_out_kth_neighbor_distances,
+)
+from corel_sklearn.estimators import (
+    TABULAR_N_NEIGHBORS,
+    TABULAR_N_STEPS,
+    TABULAR_SCORING,
+    BallCountOneClass,
+    tabular_encoder,
+)
 
 __all__ = ["COREL"]
 
@@ -26,23 +42,48 @@ class COREL(BaseDetector):
     """COREL (Hofer et al., ICML 2019) with PyOD's conventions, for PyOD and ADBench loops.
 
     ``fit(X)`` standardises the raw features, trains a
-    :class:`~corel_sklearn.TopoAutoencoder` on them, and keeps the codes as the anchors of a
-    :class:`~corel_sklearn.BallCountOneClass`. The anomaly score of a sample is minus the
-    number of training codes within ``radius`` of its code, summed over the latent branches:
-    **higher is more abnormal**, as everywhere in PyOD.
+    :class:`~corel_sklearn.TopoAutoencoder` on them (by default
+    :func:`~corel_sklearn.estimators.tabular_encoder`), and keeps the codes as the anchors of a
+    :class:`~corel_sklearn.BallCountOneClass`. The anomaly score of a sample is the l1
+    distance from its code to the ``n_neighbors``-th nearest training code
+    (``scoring="knn_distance"``), or minus the number of training codes within ``radius`` of
+    it, the paper's ball count (``scoring="count"``): **higher is more abnormal**, as
+    everywhere in PyOD.
+
+    COREL is a novelty detector: its encoder should be trained on normal rows. On ADBench's
+    43 classical sets trained on normal rows only it is ahead of PyOD's KNN, LOF and
+    IForest; trained on rows that hold the anomalies (PyOD's unsupervised use, the ODDS
+    protocol) it trails IsolationForest, because the connectivity loss draws the training
+    anomalies to the distance ``eta`` of their neighbours like every other row
+    (``docs/results.md``).
 
     Parameters
     ----------
     contamination : float in (0, 0.5], default=0.1
         Expected proportion of outliers in the training data; sets ``threshold_`` (PyOD's
-        percentile rule on ``decision_scores_``) and so ``labels_`` and ``predict``.
+        percentile rule on ``decision_scores_``) and so ``labels_`` and ``predict``. It does
+        not change the scores. "auto" and None are refused: COREL has no threshold of its own
+        in PyOD's terms.
     encoder : estimator or None, default=None
         Unfitted encoder (normally a :class:`~corel_sklearn.TopoAutoencoder`), cloned at fit.
-        None builds :func:`~corel_sklearn.experiments.tabular_encoder` sized to the training
-        data (an MLP with 8 branches of 2 dimensions, eta = 2, lambda = 20, about 300
-        optimisation steps), the setting of the ODDS and ADBench runs.
+        None builds :func:`~corel_sklearn.estimators.tabular_encoder` sized to the training
+        data: one branch of 128 dimensions, eta = 2, lambda = 20, about 300 optimizer steps.
+    n_steps : int, "auto" or None, default=None
+        Optimizer steps of the default encoder (``tabular_encoder``'s ``n_steps``); None is
+        its default, 300. Only with ``encoder=None``: a given encoder keeps its own training
+        length.
+    scoring : {"knn_distance", "count"}, default="knn_distance"
+        "knn_distance": the distance to the ``n_neighbors``-th nearest training code, which
+        scored higher on ADBench. "count": the paper's ball count at ``radius``; equal counts
+        are ordered by that distance, mapped into ``[0, 1)``, so the score is
+        ``-count + d / (d + radius)`` and ``labels_`` holds ``contamination`` of the training
+        samples even where many counts tie.
+    n_neighbors : int, default=5
+        Which neighbour the distance is measured to (1 = the nearest); needs
+        ``n_neighbors + 1`` training samples.
     radius : float or None, default=None
-        Ball radius; None uses the encoder's ``eta`` (the paper's r = eta).
+        Ball radius of ``scoring="count"``; None uses the encoder's ``eta`` (the paper's
+        r = eta).
     standardize : bool, default=True
         Fit a :class:`~sklearn.preprocessing.StandardScaler` on the training data and apply
         it before encoding: PyOD users pass raw features of very different scales, and the
@@ -50,7 +91,7 @@ class COREL(BaseDetector):
     random_state : int or None, default=None
         Seeds the default encoder, or a given encoder whose own ``random_state`` is None.
     n_jobs : int or None, default=None
-        Threads of the ball count (see :class:`~corel_sklearn.BallCountOneClass`).
+        Threads of the scoring kernels (None or -1: all allowed; 0 is refused).
 
     Attributes
     ----------
@@ -67,12 +108,20 @@ class COREL(BaseDetector):
     encoder_ : estimator
         The fitted encoder.
     ball_count_ : BallCountOneClass
-        The fitted ball count on the training codes.
+        The fitted one-class model on the training codes.
     n_features_in_ : int
         Number of features seen during ``fit``.
 
+    Warns
+    -----
+    ConvergenceWarning
+        When the encoder stopped before its codes were organised at the scale eta (median
+        death time outside ``[0.75, 1.25] * eta``, or its connectivity loss still falling),
+        naming ``n_steps`` (or the ``encoder`` passed) and pointing at the caller's line.
+
     See Also
     --------
+    corel_sklearn.estimators.tabular_encoder : The default encoder.
     corel_sklearn.TopoAutoencoder : The encoder.
     corel_sklearn.BallCountOneClass : The one-class model (scikit-learn conventions).
     corel_sklearn.model_selection.make_anomaly_scorer : Scores PyOD and scikit-learn
@@ -80,11 +129,10 @@ class COREL(BaseDetector):
 
     Notes
     -----
-    The ball count of a training sample never counts the sample itself, so a training sample
-    and a new sample at the same place get the same score and the threshold applies to both.
-    COREL is built for the low-sample image regime with an encoder trained on plentiful
-    auxiliary data; on tabular benchmarks it trails IsolationForest on average (see
-    ``docs/results.md``).
+    A training sample is never its own neighbour (and never counts itself), so a training
+    sample and a new sample at the same place get the same score and the threshold applies to
+    both. Exact copies among the training rows still tie; with ``contamination=0.1`` about
+    10 % of the training samples are labelled 1 unless such copies sit at the threshold.
 
     References
     ----------
@@ -104,10 +152,14 @@ class COREL(BaseDetector):
     array([0, 1])
     """
 
-    def __init__(self, contamination=0.1, *, encoder=None, radius=None, standardize=True,
-                 random_state=None, n_jobs=None):
+    def __init__(self, contamination=0.1, *, encoder=None, n_steps=None,
+                 scoring=TABULAR_SCORING, n_neighbors=TABULAR_N_NEIGHBORS, radius=None,
+                 standardize=True, random_state=None, n_jobs=None):
         super().__init__(contamination=contamination)
         self.encoder = encoder
+        self.n_steps = n_steps
+        self.scoring = scoring
+        self.n_neighbors = n_neighbors
         self.radius = radius
         self.standardize = standardize
         self.random_state = random_state
@@ -128,29 +180,29 @@ class COREL(BaseDetector):
         self : object
             The fitted detector.
         """
+        self._check_params()
         X = check_array(X, dtype=np.float64)
-        if X.shape[0] < 2:
+        needed = self.n_neighbors + 1
+        if X.shape[0] < needed:
             raise ValueError(
-                f"COREL needs at least 2 training samples (each is scored against the "
-                f"others), got {X.shape[0]}."
+                f"COREL needs at least n_neighbors + 1 = {needed} training samples (each is "
+                f"scored against the others), got {X.shape[0]}; pass more samples or lower "
+                "n_neighbors."
             )
         self._set_n_classes(y)
         self.n_features_in_ = X.shape[1]
         self.scaler_ = StandardScaler().fit(X) if self.standardize else None
         X = self._scaled(X)
         self.encoder_ = self._make_encoder(X.shape)
-        codes = self.encoder_.fit_transform(X)
+        codes = self._fit_encoder(X)
         radius = self.encoder_.eta if self.radius is None else self.radius
         # contamination="auto": PyOD's threshold_ replaces the ball count's own offset_, and
         # "auto" skips the leave-one-out pass a float contamination would run a second time.
         self.ball_count_ = BallCountOneClass(
-            radius=radius, n_branches=self.encoder_.n_branches, contamination="auto",
-            n_jobs=self.n_jobs,
+            radius=radius, n_branches=self.encoder_.n_branches, scoring=self.scoring,
+            n_neighbors=self.n_neighbors, contamination="auto", n_jobs=self.n_jobs,
         ).fit(codes)
-        self.decision_scores_ = -leave_one_out_ball_counts(
-            self.ball_count_.anchors_, radius, n_branches=self.ball_count_.n_branches,
-            metric=self.ball_count_.metric, aggregation=self.ball_count_.aggregation,
-        )
+        self.decision_scores_ = self._anomaly_scores(None)
         self._process_decision_scores()
         return self
 
@@ -173,15 +225,101 @@ class COREL(BaseDetector):
                 f"X has {X.shape[1]} features, but COREL was fitted with "
                 f"{self.n_features_in_}."
             )
-        return -self.ball_count_.score_samples(self.encoder_.transform(self._scaled(X)))
+        return self._anomaly_scores(self.encoder_.transform(self._scaled(X)))
+
+    def _anomaly_scores(self, codes):
+        """Anomaly scores of ``codes``; None: of the training codes, each among the others."""
+        model = self.ball_count_
+        options = {"n_branches": model.n_branches_, "metric": model.metric,
+                   "aggregation": model.aggregation, "n_threads": threads_for_n_jobs(self.n_jobs)}
+        k = self.n_neighbors
+        if codes is None:
+            distances = leave_one_out_kth_neighbor_distances(model.anchors_, k, **options)
+        else:
+            distances = kth_neighbor_distances(codes, model.anchors_, k, **options)
+        if self.scoring == "knn_distance":
+            return distances
+        if codes is None:
+            counts = leave_one_out_ball_counts(model.anchors_, model.radius_, **options)
+        else:
+            counts = model.score_samples(codes)
+        # Counts are integers and tie in large groups, so PyOD's percentile threshold would
+        # label far fewer than `contamination` of the samples: equal counts are ordered by the
+        # k-th neighbour distance, mapped into [0, 1) so that it never outweighs one count.
+        return -counts + distances / (distances + model.radius_)
 
     def _scaled(self, X):
         X = X if self.scaler_ is None else self.scaler_.transform(X)
         return X.astype(np.float32)
 
+    def _check_params(self):
+        """Parameter errors at fit, before any training, in PyOD's and this class's terms."""
+        c = self.contamination
+        if c is None or isinstance(c, (str, bool)) or (
+                isinstance(c, Real) and not 0 < c <= 0.5):
+            raise ValueError(
+                f"contamination must be a float in (0, 0.5], the expected share of outliers "
+                f"in the training data (PyOD's convention), got {c!r}; COREL has no 'auto' "
+                "threshold. If you do not know the share, keep the default 0.1 and rank by "
+                "decision_function, which does not depend on it."
+            )
+        if self.n_jobs is not None and (
+                isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, Integral)
+                or self.n_jobs == 0):
+            raise ValueError(
+                f"n_jobs must be None, -1 (all cores) or a nonzero int, got {self.n_jobs!r}.")
+        if self.scoring not in ("count", "knn_distance"):
+            raise ValueError(
+                f"scoring must be 'count' or 'knn_distance', got {self.scoring!r}.")
+        k = self.n_neighbors
+        if isinstance(k, bool) or not isinstance(k, Integral) or k < 1:
+            raise ValueError(f"n_neighbors must be a positive int, got {k!r}.")
+        steps = self.n_steps
+        if steps is not None and not (isinstance(steps, str) and steps == "auto") and (
+                isinstance(steps, bool) or not isinstance(steps, Integral) or steps < 1):
+            raise ValueError(
+                f"n_steps must be None, 'auto' or a positive int, got {steps!r}.")
+        if self.encoder is not None and steps is not None:
+            raise ValueError(
+                f"n_steps={steps!r} sets the training of the default encoder, but encoder= "
+                "is given: set that encoder's own training length (e.g. TopoAutoencoder's "
+                "max_epochs) and leave n_steps=None."
+            )
+
+    def _fit_encoder(self, X):
+        """Fit ``encoder_`` on ``X``; its ConvergenceWarning comes back in this class's terms."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            codes = self.encoder_.fit_transform(X)
+        for w in caught:
+            if issubclass(w.category, ConvergenceWarning):
+                warn(self._convergence_message(str(w.message)), ConvergenceWarning)
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return codes
+
+    def _convergence_message(self, message):
+        # The encoder names its own knob (max_epochs); keep its diagnosis, give ours.
+        match = re.search(r"scale eta: (.*?)\. Increase", message, flags=re.DOTALL)
+        what = match.group(1) if match else message
+        steps = getattr(self.encoder_, "n_steps_", None)
+        if self.encoder is None:
+            more = 2 * steps if steps else 2 * TABULAR_N_STEPS
+            now = TABULAR_N_STEPS if self.n_steps is None else self.n_steps
+            advice = f"pass a larger n_steps, e.g. COREL(n_steps={more}) (now {now!r})"
+        else:
+            advice = "train the encoder= you passed longer (e.g. a larger max_epochs)"
+        return (
+            f"COREL's encoder stopped after {steps} optimizer steps before its codes were "
+            f"organised at the scale eta: {what}. Its anomaly scores may be less reliable; "
+            f"{advice}."
+        )
+
     def _make_encoder(self, shape):
         if self.encoder is None:
-            return tabular_encoder(shape[0], shape[1], random_state=self.random_state)
+            steps = TABULAR_N_STEPS if self.n_steps is None else self.n_steps
+            return tabular_encoder(shape[0], shape[1], random_state=self.random_state,
+                                   n_steps=steps)
         encoder = clone(self.encoder)
         params = encoder.get_params()
         if "random_state" in params and params["random_state"] is None:

@@ -452,12 +452,10 @@ def _build(description, prefix, tensors, device, used, networks, depth=0):
     if "device_" in attributes:
         attributes["device_"] = str(device if device is not None
                                     else loadable_device(attributes["device_"]))
-    estimator.__dict__.update(attributes)
-    if weights:
-        with torch.random.fork_rng(devices=[]):  # building draws weights; keep the user's RNG
-            estimator.module_ = estimator._initialize_module()
-        estimator.module_.load_state_dict(weights)
-        estimator.module_.eval()
+    if weights:  # a TopoAutoencoder: its network is rebuilt from the fitted attributes
+        estimator.set_training_state({"attributes": attributes, "module": weights})
+    else:
+        estimator.__dict__.update(attributes)
     return estimator
 
 

@@ -12,8 +12,10 @@ import inspect
 SECTIONS = [
     ("corel_sklearn", "Estimators and the loss",
      "The scikit-learn estimators and COREL's connectivity loss."),
-    ("corel_sklearn.callbacks", "Training callbacks",
-     "Hooks into TopoAutoencoder's training loop: progress, early stopping, checkpoints."),
+    ("corel_sklearn.training", "Training loop and callbacks",
+     "TopoAutoencoder's training engine, the run it shares with the estimator's step methods, "
+     "and the callbacks (progress, early stopping, checkpoints; also importable from "
+     "corel_sklearn.callbacks)."),
     ("corel_sklearn.pershom", "Persistence",
      "0-dim Vietoris-Rips persistence, exact and differentiable, CPU and CUDA."),
     ("corel_sklearn.ball_counting", "Ball counting",
@@ -37,6 +39,19 @@ SECTIONS = [
     ("corel_sklearn.experiments", "Experiments",
      "The paper's protocol and the tabular benchmarks, with baselines and reports."),
 ]
+
+
+# Methods listed on their own under a section (dotted from the package): the public step
+# methods of TopoAutoencoder that the training loop calls and subclasses override.
+METHODS = {
+    "corel_sklearn.training": (
+        "The step methods of ``TopoAutoencoder`` that the loop calls (see the training loop "
+        "page); ``corel_sklearn.distributed`` overrides them for data-parallel training.",
+        [f"TopoAutoencoder.{name}" for name in (
+            "steps_per_epoch", "wrap_module", "epoch_order", "train_step", "validation_loss",
+            "reduce_epoch_record", "get_training_state", "set_training_state")],
+    ),
+}
 
 
 def public_objects(module_name):
@@ -92,4 +107,9 @@ def api_rst():
             if names:
                 parts += [".. autosummary::", "   :toctree: generated", ""]
                 parts += [f"   {name}" for name in names] + [""]
+        if module_name in METHODS:
+            text, methods = METHODS[module_name]
+            parts += [text, "", ".. currentmodule:: corel_sklearn", "",
+                      ".. autosummary::", "   :toctree: generated", ""]
+            parts += [f"   {name}" for name in methods] + [""]
     return "\n".join(parts) + "\n"

@@ -152,3 +152,44 @@ def test_fit_distributed_needs_a_launcher(monkeypatch):
         fit_distributed(TopoAutoencoder(**STEP), np.zeros((40, 12), dtype=np.float32))
     with pytest.raises(TypeError, match="trains a TopoAutoencoder"):
         fit_distributed(object(), np.zeros((40, 12)))
+
+
+def test_unwritable_save_path_fails_before_the_first_epoch(tmp_path):
+    X = np.random.default_rng(1).random((60, 12), dtype=np.float32)
+    (tmp_path / "file").write_text("not a folder")
+    epochs = []
+
+    class Epochs(Callback):
+        def on_epoch_begin(self, estimator, epoch, **kwargs):
+            epochs.append(epoch)
+
+    init_rank(0, free_port(), world_size=1)
+    try:
+        with pytest.raises(OSError, match="save_path folder"):
+            fit_distributed(TopoAutoencoder(**STEP, callbacks=[Epochs()]), X,
+                            save_path=tmp_path / "file" / "model.corel")
+        with pytest.raises(TypeError, match="cannot save a value of type Epochs"):
+            fit_distributed(TopoAutoencoder(**STEP, callbacks=[Epochs()]), X,
+                            save_path=tmp_path / "model.corel")  # callbacks are code
+        assert epochs == []  # nothing was trained
+        # A folder that does not exist yet is created before training, and the model saved.
+        fitted = quietly(fit_distributed, TopoAutoencoder(**STEP), X,
+                         save_path=tmp_path / "new" / "model.corel")
+    finally:
+        dist.destroy_process_group()
+    np.testing.assert_array_equal(load(tmp_path / "new" / "model.corel").transform(X),
+                                  fitted.transform(X))
+
+
+def test_warm_start_through_fit_distributed_continues_like_fit():
+    X = np.random.default_rng(1).random((60, 12), dtype=np.float32)
+    params = {**STEP, "max_epochs": 2, "warm_start": True}
+    init_rank(0, free_port(), world_size=1)
+    try:
+        ddp = quietly(fit_distributed, TopoAutoencoder(**params), X)
+        quietly(fit_distributed, ddp, X)
+    finally:
+        dist.destroy_process_group()
+    single = quietly(TopoAutoencoder(**{**STEP, "max_epochs": 4}).fit, X)
+    assert ddp.n_iter_ == 4 and [h["epoch"] for h in ddp.history_] == [1, 2, 3, 4]
+    np.testing.assert_array_equal(ddp.transform(X), single.transform(X))

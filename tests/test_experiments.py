@@ -281,10 +281,13 @@ def test_pyod_split_is_sklearns_60_40_with_train_statistics(rng):
 def test_tabular_encoder_is_sized_to_the_data():
     small = tabular_encoder(80, 6, random_state=0)
     large = tabular_encoder(30000, 9, random_state=0)
-    assert small.batch_size == 40 and small.max_epochs == 100
-    assert large.batch_size == 100 and large.max_epochs == 3
-    assert small.hidden_layer_sizes == (16,)
-    assert tabular_encoder(500, 274).hidden_layer_sizes == (64,)
+    # about 300 optimizer steps: 2 steps per epoch of 80 rows, 300 per epoch of 30,000
+    assert small.batch_size == 40 and small.max_epochs == 150
+    assert large.batch_size == 100 and large.max_epochs == 1
+    # one wide branch whatever the width of the table
+    for encoder in (small, large, tabular_encoder(500, 274)):
+        assert (encoder.n_branches, encoder.branch_dim, encoder.hidden_layer_sizes) == \
+            (1, 128, (256,))
     for n in (700, 7000):  # a longer budget: about n_steps optimizer steps
         encoder = tabular_encoder(n, 6, n_steps=2000)
         assert abs(encoder.max_epochs * (n // encoder.batch_size) - 2000) <= 35
@@ -463,16 +466,22 @@ def test_adbench_runner_and_published_table(tmp_path, rng):
                              random_state=random_state)
 
     result = run_adbench_benchmark(folder, datasets=["beta", "1_alpha"], seeds=[1],
-                                   methods=["COREL", "IForest", "LOF"],
+                                   methods=["COREL-count", "IForest", "LOF"],
                                    make_encoder=make_encoder, published_csv=published,
                                    verbose=0)
     assert result.groups == ["2_Beta", "1_alpha"]
     assert result.published == {"2_Beta": {"IForest": 0.5, "LOF": 0.6},
                                 "1_alpha": {"IForest": 0.8, "LOF": 0.8}}
     summary = result.summary()
-    for method in ("COREL", "IForest", "LOF"):
+    for method in ("COREL-count", "IForest", "LOF"):
         assert summary[method]["1_alpha"][0] > 0.9, (method, summary[method])
     assert "pub IForest" in result.table()
+    # every set reports where COREL's encoder ended, and its share of copied test normals
+    for name in result.groups:
+        info = result.info[name]
+        assert info["corel_death_over_eta"] > 0 and info["corel_n_steps"] > 0
+        assert info["corel_reached_eta"] == (0.75 <= info["corel_death_over_eta"] <= 1.25)
+        assert 0.0 <= info["copy_share"] <= 1.0
     semi = run_adbench_benchmark(folder, datasets=["alpha"], seeds=[1], methods=["IForest"],
                                  setting="semi-supervised", published_csv=published, verbose=0)
     assert semi.published == {} and semi.settings["setting"] == "semi-supervised"
@@ -554,3 +563,23 @@ def test_cache_writes_are_atomic_and_never_lose_the_fit(tmp_path, monkeypatch):
                                       aux="train", cache_dir=str(tmp_path), verbose=0)
     assert sorted(os.listdir(tmp_path)) == sorted(
         [os.path.basename(info["path"]), os.path.basename(info["path"])[:-4] + ".json"])
+
+
+def test_ranking_separates_copy_affected_sets_and_ranks_variants_in_corels_place():
+    from corel_sklearn.experiments import BenchmarkResult
+
+    aurocs = {  # hand-made: on "a" COREL is first, on "b" third; "b" is copy-affected
+        ("COREL", "a"): 0.9, ("KNN", "a"): 0.8, ("IForest", "a"): 0.7, ("COREL-count", "a"): 0.6,
+        ("COREL", "b"): 0.5, ("KNN", "b"): 0.7, ("IForest", "b"): 0.6, ("COREL-count", "b"): 0.8,
+    }
+    records = [dict(method=m, group=g, run=1, auroc=v, seconds=0.0)
+               for (m, g), v in aurocs.items()]
+    result = BenchmarkResult(records, ["COREL", "KNN", "IForest", "COREL-count"], ["a", "b"],
+                             info={"a": {"copy_share": 0.0}, "b": {"copy_share": 0.4}})
+    rows = result.ranking()
+    assert rows.pop("groups") == (2, 1, 1)
+    assert rows["COREL"] == {"all": 0.7, "clean": 0.9, "copy": 0.5, "rank": 2.0}
+    assert rows["KNN"]["rank"] == 1.5  # 2nd on "a", 1st on "b" (COREL-count is not its peer)
+    # the variant takes COREL's place: 4th of 3 + itself on "a" = 3rd, 1st on "b"
+    assert rows["COREL-count"]["rank"] == 2.0
+    assert result.ranking_table().splitlines()[1].startswith("KNN")

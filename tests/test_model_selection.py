@@ -444,6 +444,13 @@ def test_refit_on_outlier_labels_warns_unless_wrapped():
     with pytest.warns(UserWarning, match="marks 10 of its 10 samples"):
         BallCountOneClass(n_branches=2).fit(X[:10], -np.ones(10, dtype=int))
 
+    # TopoAutoencoder is a transformer (also before a classifier): it takes y in silence.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        TopoAutoencoder(hidden_layer_sizes=(8,), n_branches=2, branch_dim=2, batch_size=20,
+                        max_epochs=1, random_state=0).fit(X.astype(np.float32), y)
+    assert [w.category.__name__ for w in caught] == ["ConvergenceWarning"]  # one epoch
+
 
 # ------------------------------------------------- the score direction comes from the type
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 from ripser import ripser
-from scipy.spatial.distance import cdist
+from scipy.spatial.distance import cdist, pdist
 
 from corel_sklearn import pershom
 from corel_sklearn.pershom import branch_death_times, edge_lengths, vr_persistence
@@ -220,7 +220,7 @@ def test_seed_snippet_runs_on_cpu():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_seed_snippet_runs_on_cuda():
-    batch = torch.randn(10, 5, requires_grad=True)
+    batch = torch.randn(10, 5, generator=torch.Generator().manual_seed(0), requires_grad=True)
     batch = batch.to("cuda")
     non_ess, ess = pershom.vr_persistence_l1(batch, 0, 0)
     example_loss = non_ess[:, 1].sum()
@@ -228,13 +228,54 @@ def test_seed_snippet_runs_on_cuda():
     assert non_ess.is_cuda and ess.is_cuda
 
 
+def tie_free_codes(n, n_branches, width, seed):
+    """Gaussian float64 codes whose pairwise distances are distinct in every branch and metric
+    (relative gaps above 1e-12, far above rounding): each branch has one minimum spanning
+    tree, which every correct algorithm on any device must find."""
+    x = np.random.default_rng(seed).standard_normal((n, n_branches * width))
+    for k in range(n_branches):
+        for metric in RIPSER_METRICS.values():
+            distances = np.sort(pdist(x[:, k * width:(k + 1) * width], metric))
+            assert np.min(np.diff(distances) / distances[1:]) > 1e-12, (k, metric)
+    return torch.tensor(x)
+
+
+def undirected(edges):
+    """A tree's edges as a set of unordered pairs."""
+    return {frozenset(edge) for edge in np.asarray(edges).tolist()}
+
+
+CUDA_SHAPES = [(300, 16, 10), (300, 1, 160)]  # COREL's branches; one wide cloud
+
+
+@pytest.mark.parametrize(("n", "n_branches", "width"), CUDA_SHAPES)
+def test_cuda_test_data_are_tie_free(n, n_branches, width):
+    tie_free_codes(n, n_branches, width, seed=n_branches)  # runs without a GPU too
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 @pytest.mark.parametrize("metric", ["l1", "l2", "linf"])
-def test_cuda_matches_cpu(metric):
-    z = torch.randn(300, 160, dtype=torch.float64)
-    cpu_deaths, cpu_edges = branch_death_times(z, 16, metric)
-    gpu_deaths, gpu_edges = branch_death_times(z.cuda(), 16, metric)
-    torch.testing.assert_close(gpu_deaths.cpu(), cpu_deaths)
+@pytest.mark.parametrize(("n", "n_branches", "width"), CUDA_SHAPES)
+def test_cuda_trees_and_deaths_match_cpu_and_ripser(metric, n, n_branches, width):
+    z = tie_free_codes(n, n_branches, width, seed=n_branches)
+    cpu_deaths, cpu_edges = branch_death_times(z, n_branches, metric)
+    gpu_deaths, gpu_edges = branch_death_times(z.cuda(), n_branches, metric)
+    assert gpu_deaths.is_cuda and gpu_edges.is_cuda
+    for k in range(n_branches):
+        assert undirected(gpu_edges[k].cpu()) == undirected(cpu_edges[k]), k
+        expected, _ = ripser_deaths(z[:, k * width:(k + 1) * width].numpy(), metric)
+        np.testing.assert_allclose(gpu_deaths[k].cpu().numpy(), expected, rtol=2e-6)
+    torch.testing.assert_close(gpu_deaths.cpu(), cpu_deaths, rtol=1e-12, atol=1e-12)
+    # The loss node on the GPU: value and gradient as on the CPU.
+    from corel_sklearn.losses import connectivity_loss
+
+    z_cpu, z_gpu = z.clone().requires_grad_(), z.cuda().requires_grad_()
+    loss_cpu = connectivity_loss(z_cpu, 2.0, n_branches, metric)
+    loss_gpu = connectivity_loss(z_gpu, 2.0, n_branches, metric)
+    loss_cpu.backward()
+    loss_gpu.backward()
+    torch.testing.assert_close(loss_gpu.cpu(), loss_cpu, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(z_gpu.grad.cpu(), z_cpu.grad, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -274,3 +315,90 @@ def test_bad_arguments_raise_clear_errors():
         branch_death_times(torch.tensor([[float("nan"), 1.0], [0.0, 0.0]]), 2)
     with pytest.raises(ValueError, match="overflow"):
         branch_death_times(torch.tensor([[3e38] * 4, [-3e38] * 4]))
+
+
+# ------------------------------------------------------------------------- the tree API
+
+
+@pytest.mark.parametrize("metric", ["l1", "l2", "linf"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_spanning_trees_are_minimum_spanning_trees(metric, dtype):
+    z = tie_free_codes(40, 3, 4, seed=8).to(dtype)
+    edges, lengths = pershom.spanning_trees(z, 3, metric)
+    assert edges.shape == (3, 39, 2) and edges.dtype == torch.int64 and lengths.dtype == dtype
+    for k in range(3):
+        sub = z[:, 4 * k:4 * (k + 1)].double().numpy()
+        dist = cdist(sub, sub, RIPSER_METRICS[metric])
+        # The same tree as a textbook Prim (the tree is unique: no ties).
+        assert undirected(edges[k]) == undirected(_prim_reference(dist))
+        expected, _ = ripser_deaths(sub, metric)
+        np.testing.assert_allclose(lengths[k].double().numpy(), expected, rtol=2e-6)
+    torch.testing.assert_close(pershom.edge_lengths(z, edges, 3, metric), lengths)
+
+
+@pytest.mark.parametrize("metric", ["l1", "l2", "linf"])
+@pytest.mark.parametrize("weight", [1.0, 0.25])
+def test_death_time_loss_equals_the_torch_formula(metric, weight):
+    rng = np.random.default_rng(9)
+    points = rng.integers(0, 3, size=(30, 12)).astype(float)  # ties, duplicates, deaths at eta
+    points[:5] = rng.standard_normal((5, 12))
+    eta = 2.0
+    result = pershom.death_time_loss(torch.tensor(points), eta, 3, metric, weight=weight,
+                                     with_gradient=True)
+    z = torch.tensor(points, requires_grad=True)
+    deaths = pershom.edge_lengths(z, result.edges, 3, metric)
+    reference = torch.where(deaths > 0, (eta - deaths).abs(), 0.0).sum(-1)
+    (weight * reference.sum()).backward()
+    np.testing.assert_allclose(result.losses.numpy(), reference.detach().numpy(), rtol=1e-12)
+    expected_slopes = weight * torch.where(deaths > 0, (deaths - eta).sign(), 0.0)
+    np.testing.assert_array_equal(result.slopes.numpy(), expected_slopes.detach().numpy())
+    np.testing.assert_allclose(result.gradient.numpy(), z.grad.numpy(), rtol=1e-12, atol=1e-12)
+    assert pershom.death_time_loss(torch.tensor(points), eta, 3, metric).gradient is None
+
+
+@pytest.mark.parametrize("metric", ["l1", "l2", "linf"])
+def test_edge_length_gradient_equals_autograd_on_every_code_path(metric, monkeypatch):
+    from corel_sklearn.pershom import _persistence
+
+    rng = np.random.default_rng(10)
+    points = rng.integers(0, 3, size=(20, 8)).astype(float)  # ties in l-inf, zero lengths
+    edges = torch.tensor(rng.integers(0, 20, size=(2, 15, 2)))
+    weights = torch.tensor(rng.standard_normal((2, 15)))
+    z = torch.tensor(points, requires_grad=True)
+    (pershom.edge_lengths(z, edges, 2, metric) * weights).sum().backward()
+    compiled = pershom.edge_length_gradient(torch.tensor(points), edges, weights, 2, metric)
+    with monkeypatch.context() as patch:  # the torch ops CUDA tensors go through
+        patch.setattr(_persistence, "_uses_compiled_kernels", lambda points: False)
+        torch_ops = pershom.edge_length_gradient(torch.tensor(points), edges, weights, 2, metric)
+    torch.testing.assert_close(compiled, z.grad, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(torch_ops, z.grad, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="edges must have shape"):
+        pershom.edge_length_gradient(torch.tensor(points), edges[0], weights, 2, metric)
+    with pytest.raises(ValueError, match="weights must have shape"):
+        pershom.edge_length_gradient(torch.tensor(points), edges, weights[:, :3], 2, metric)
+
+
+@pytest.mark.parametrize("call", [
+    lambda z: pershom.vr_persistence_l1(z),
+    lambda z: pershom.branch_death_times(z, 1),
+    lambda z: pershom.spanning_trees(z),
+    lambda z: pershom.death_time_loss(z, 2.0),
+    lambda z: pershom.edge_length_gradient(z, torch.zeros(1, 2, 2, dtype=torch.long),
+                                           torch.ones(1, 2)),
+    lambda z: pershom.check_branched_points(z),
+], ids=["vr_persistence_l1", "branch_death_times", "spanning_trees", "death_time_loss",
+        "edge_length_gradient", "check_branched_points"])
+def test_zero_dimensional_points_are_refused(call):
+    with pytest.raises(ValueError, match="0 dimensions"):
+        call(torch.zeros(5, 0))
+
+
+@pytest.mark.parametrize("shape", [(5, 0), (0, 4)])
+def test_tree_kernels_refuse_points_without_coordinates_or_points(shape):
+    # The kernels read the first point and divide by the width: no silent garbage.
+    from corel_sklearn.pershom._cpu_trees import branch_mst_cpu, connectivity_loss_cpu
+
+    with pytest.raises(ValueError, match="at least one coordinate"):
+        branch_mst_cpu(np.zeros(shape, dtype=np.float32), 1, "l1")
+    with pytest.raises(ValueError, match="at least one coordinate"):
+        connectivity_loss_cpu(np.zeros(shape, dtype=np.float32), 1, "l1", 2.0)

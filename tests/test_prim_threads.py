@@ -7,22 +7,23 @@ branches and the timing-based thread planner must never change a result, only th
 import os
 import threading
 
+import numba as nb
 import numpy as np
 import pytest
 import torch
 from ripser import ripser
 from scipy.spatial.distance import cdist
 
+from corel_sklearn._threads import kernel_threads
+from corel_sklearn._validation import METRIC_CODES
 from corel_sklearn.losses import connectivity_loss
-from corel_sklearn.pershom import branch_death_times, edge_lengths
-from corel_sklearn.pershom._prim_cpu import (
-    _SPLIT_MIN_POINTS,
-    _run,
-    _ThreadPlanner,
-    branch_mst_cpu,
-    connectivity_loss_cpu,
-    edge_length_gradient_cpu,
-)
+from corel_sklearn.pershom import _cpu_trees, branch_death_times, edge_lengths
+from corel_sklearn.pershom._cpu_trees import branch_mst_cpu, connectivity_loss_cpu
+from corel_sklearn.pershom._prim_cpu import prim
+from corel_sklearn.pershom._spin_barrier import new_barrier, request_abort
+from corel_sklearn.pershom._thread_planner import SPLIT_MIN_POINTS as _SPLIT_MIN_POINTS
+from corel_sklearn.pershom._thread_planner import ThreadPlanner as _ThreadPlanner
+from corel_sklearn.pershom._tree_loss import edge_length_gradient_cpu
 
 RIPSER_METRICS = {"l1": "cityblock", "l2": "euclidean", "linf": "chebyshev"}
 
@@ -111,13 +112,105 @@ def test_fused_loss_and_gradient_do_not_depend_on_threads(metric, n_branches, wi
                                rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_loss_and_gradient_are_exact_left_to_right_arithmetic(dtype):
+    """The loss pass is compiled without fast-math whatever kernel calls it (numba would
+    otherwise compile it with the flags of the kernel that first needs it): each branch's loss
+    is the left-to-right float64 sum over its sorted deaths, and the l2 gradient the textbook
+    formula in the points' dtype, bit for bit."""
+    x = cloud(np.random.default_rng(8), 100, 16 * 10, "gaussian", dtype)
+    edges, lengths, losses, slopes, grad = connectivity_loss_cpu(x, 16, "l2", 1.5, 0.25, True,
+                                                                 n_threads=1)
+    reference = np.zeros_like(x)
+    for k in range(16):
+        expected = 0.0
+        for death in lengths[k]:
+            if death > 0:
+                expected += abs(1.5 - death)
+        assert losses[k] == expected, k
+        columns = slice(10 * k, 10 * (k + 1))
+        for (i, j), slope in zip(edges[k], slopes[k], strict=True):
+            diff = x[i, columns] - x[j, columns]
+            norm = dtype(0)
+            for value in diff:
+                norm = dtype(norm + value * value)
+            scale = dtype(slope) / np.sqrt(norm) if norm > 0 else dtype(0)
+            reference[i, columns] += scale * diff
+            reference[j, columns] -= scale * diff
+    np.testing.assert_array_equal(grad, reference)
+
+
 def test_split_run_finishes_when_its_workers_run_in_turn():
     """Two workers, one thread: the first waits, closes the run and builds the tree alone."""
     x = np.random.default_rng(2).standard_normal((_SPLIT_MIN_POINTS + 5, 40)).astype(np.float32)
     edges, lengths = branch_mst_cpu(x, 1, "l1", n_threads=1)
-    in_turn_edges, in_turn_lengths, _, _, _ = _run(x, 1, "l1", n_threads=2, loop_threads=1)
+    in_turn_edges = np.empty_like(edges)
+    in_turn_lengths = np.empty_like(lengths)
+    flags, slot_points = new_barrier(2, x.shape[1], x.dtype)
+    with kernel_threads(1):  # the split kernel's two iterations on one thread
+        _cpu_trees._split_mst(METRIC_CODES["l1"], x, 2, flags, slot_points, in_turn_edges,
+                              in_turn_lengths)
     np.testing.assert_array_equal(in_turn_edges, edges)
     np.testing.assert_array_equal(in_turn_lengths, lengths)
+
+
+@nb.njit(nogil=True, cache=True)
+def _prim_worker(x, worker, n_workers, flags, slot_points, raw_edges, raw_lengths):
+    """One worker of a split l1 Prim run, called from a Python thread of its own."""
+    return prim(0, x, 0, x.shape[1], worker, n_workers, flags, slot_points, raw_edges,
+                raw_lengths)
+
+
+def _run_workers(x, n_workers, flags, slot_points):
+    """Each worker in its own Python thread: all take part, whatever numba's threads do."""
+    n = x.shape[0]
+    raw_edges = np.full((n - 1, 2), -1, dtype=np.int64)
+    raw_lengths = np.full(n - 1, np.nan)
+    finished = [None] * n_workers
+
+    def run(worker):
+        finished[worker] = _prim_worker(x, worker, n_workers, flags, slot_points, raw_edges,
+                                        raw_lengths)
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in range(n_workers)]
+    for thread in threads:
+        thread.start()
+    return threads, finished, raw_edges, raw_lengths
+
+
+@pytest.mark.parametrize("n_workers", [2, 3])
+def test_workers_exchanging_candidates_at_the_barrier_build_the_one_thread_tree(n_workers):
+    # Integer grid: exact distances, many ties; the exchange must follow the same tie rule.
+    x = np.random.default_rng(6).integers(0, 4, size=(90, 40)).astype(np.float32)
+    threads, finished, raw_edges, raw_lengths = _run_workers(
+        x, n_workers, *new_barrier(n_workers, x.shape[1], x.dtype))
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
+    assert finished == [True] * n_workers
+    order = np.argsort(raw_lengths, kind="mergesort")  # the kernels' sort
+    edges, lengths = branch_mst_cpu(x, 1, "l1", n_threads=1)
+    np.testing.assert_array_equal(raw_edges[order], edges[0])
+    np.testing.assert_array_equal(raw_lengths[order], lengths[0])
+
+
+def test_abort_stops_a_worker_waiting_for_a_peer_that_never_comes():
+    x = np.random.default_rng(7).standard_normal((64, 40)).astype(np.float32)
+    scratch = np.empty((63, 2), np.int64), np.empty(63)
+    assert _prim_worker(x, 0, 1, *new_barrier(1, 40, x.dtype), *scratch)  # compiled
+    # Worker 0 of 2 alone: it waits at the first step's barrier until the abort flag is set.
+    flags, slot_points = new_barrier(2, x.shape[1], x.dtype)
+    finished = []
+    lone = threading.Thread(
+        target=lambda: finished.append(_prim_worker(x, 0, 2, flags, slot_points, *scratch)))
+    lone.start()
+    lone.join(timeout=0.2)
+    assert lone.is_alive()  # still waiting for worker 1
+    request_abort(flags)
+    lone.join(timeout=60)
+    assert not lone.is_alive() and finished == [False]
+    # A run whose abort flag is already set returns at once, its tree unfinished.
+    assert not _prim_worker(x, 0, 1, flags, slot_points, *scratch)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")

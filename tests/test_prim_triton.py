@@ -3,21 +3,32 @@
 torch ops on CPU tensors, both against the CPU kernel and ripser; the dispatcher's choice; and
 the ahead-of-time compilation for sm_80 / sm_90 (registers, spills, numerics)."""
 
+import contextlib
+
 import numpy as np
 import pytest
 import torch
 from test_pershom import random_cloud, ripser_deaths
 
-from corel_sklearn.pershom import _gpu_dispatch, _prim_triton
+from corel_sklearn.pershom import _gpu_dispatch, _persistence, _prim_triton
 from corel_sklearn.pershom._boruvka import branch_mst_boruvka
+from corel_sklearn.pershom._cpu_trees import branch_mst_cpu
 from corel_sklearn.pershom._gpu_dispatch import choose_algorithm, gpu_msts
-from corel_sklearn.pershom._prim_cpu import branch_mst_cpu
 from corel_sklearn.pershom._prim_triton import all_prim_configs, branch_mst_triton
 
 METRICS = ("l1", "l2", "linf")
 needs_triton = pytest.mark.skipif(not _prim_triton.triton_available(),
                                   reason="needs triton (the [gpu] extra)")
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@contextlib.contextmanager
+def device_code_paths(monkeypatch):
+    """Within the block, CPU tensors take the CUDA code paths of ``pershom`` (GPU algorithms,
+    torch ops), as CUDA tensors would."""
+    with monkeypatch.context() as patch:
+        patch.setattr(_persistence, "_uses_compiled_kernels", lambda points: False)
+        yield
 
 
 def undirected_trees(edges):
@@ -292,7 +303,7 @@ def test_cost_table_estimates_are_consistent():
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize(("kind", "dtype"), [("gaussian", torch.float64), ("grid", torch.float32),
                                              ("duplicates", torch.float64)])
-def test_device_loss_equals_the_cpu_loss(metric, reduction, kind, dtype):
+def test_device_loss_equals_the_cpu_loss(metric, reduction, kind, dtype, monkeypatch):
     from corel_sklearn.losses import (
         _DeviceConnectivityLoss,
         _per_branch_loss,
@@ -300,7 +311,7 @@ def test_device_loss_equals_the_cpu_loss(metric, reduction, kind, dtype):
         connectivity_loss,
     )
     from corel_sklearn.pershom import edge_lengths
-    from corel_sklearn.pershom._persistence import cuda_trees
+    from corel_sklearn.pershom._persistence import _device_trees
 
     rng = np.random.default_rng(13)
     x = random_cloud(rng, 21, 3 * 4, kind, dtype)
@@ -313,9 +324,10 @@ def test_device_loss_equals_the_cpu_loss(metric, reduction, kind, dtype):
         (loss * weights).sum().backward() if reduction == "none" else loss.backward()
         return loss.detach(), z.grad
 
-    loss, grad = run(lambda z: _DeviceConnectivityLoss.apply(z, eta, 3, metric, reduction))
+    with device_code_paths(monkeypatch):
+        loss, grad = run(lambda z: _DeviceConnectivityLoss.apply(z, eta, 3, metric, reduction))
     # Reference 1: the torch formula through autograd, on the same trees.
-    edges, _ = cuda_trees(x, 3, metric)
+    edges, _ = _device_trees(x, 3, metric)
     formula_loss, formula_grad = run(lambda z: _reduce(
         _per_branch_loss(edge_lengths(z, edges, 3, metric), eta), reduction))
     # Reference 2: the CPU one-node loss (its own trees: the same on exact grids).
@@ -331,7 +343,7 @@ def test_device_loss_equals_the_cpu_loss(metric, reduction, kind, dtype):
 
 @needs_triton
 @pytest.mark.parametrize("metric", METRICS)
-def test_device_loss_gradcheck_and_double_backward(metric):
+def test_device_loss_gradcheck_and_double_backward(metric, monkeypatch):
     from corel_sklearn.losses import _DeviceConnectivityLoss
 
     rng = np.random.default_rng(14)
@@ -340,8 +352,9 @@ def test_device_loss_gradcheck_and_double_backward(metric):
     def loss(points):
         return _DeviceConnectivityLoss.apply(points, 1.0, 2, metric, "none")
 
-    assert torch.autograd.gradcheck(loss, (z,))
-    assert torch.autograd.gradgradcheck(loss, (z,))
+    with device_code_paths(monkeypatch):
+        assert torch.autograd.gradcheck(loss, (z,))
+        assert torch.autograd.gradgradcheck(loss, (z,))
 
 
 @pytest.mark.parametrize("metric", METRICS)
@@ -353,8 +366,9 @@ def test_device_loss_through_boruvka_equals_the_cpu_loss(metric, monkeypatch):
     rng = np.random.default_rng(15)
     x = random_cloud(rng, 40, 2 * 5, "gaussian", torch.float64)
     z, z_cpu = x.clone().requires_grad_(), x.clone().requires_grad_()
-    loss = _DeviceConnectivityLoss.apply(z, 2.0, 2, metric, "mean")
-    loss.backward()
+    with device_code_paths(monkeypatch):
+        loss = _DeviceConnectivityLoss.apply(z, 2.0, 2, metric, "mean")
+        loss.backward()
     cpu_loss = connectivity_loss(z_cpu, 2.0, 2, metric)
     cpu_loss.backward()
     torch.testing.assert_close(loss.detach(), cpu_loss.detach(), rtol=1e-12, atol=1e-12)

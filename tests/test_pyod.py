@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_less, assert_equal
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import roc_auc_score
 
 pytest.importorskip("pyod")
@@ -53,7 +54,7 @@ def test_is_a_pyod_detector_with_its_fitted_attributes(fitted, data):
     # PyOD's rule: the (1 - contamination) percentile of the training scores
     assert fitted.threshold_ == np.percentile(fitted.decision_scores_, 100 * (1 - CONTAMINATION))
     assert_equal(fitted.labels_, (fitted.decision_scores_ > fitted.threshold_).astype(int))
-    assert abs(fitted.labels_.mean() - CONTAMINATION) <= 0.05
+    assert abs(fitted.labels_.mean() - CONTAMINATION) <= 0.01
 
 
 def test_prediction_scores_point_towards_anomalies(fitted, data):
@@ -64,20 +65,52 @@ def test_prediction_scores_point_towards_anomalies(fitted, data):
     assert roc_auc_score(y_train, fitted.decision_scores_) >= ROC_FLOOR
 
 
-def test_training_scores_are_leave_one_out_ball_counts(fitted, data):
-    """decision_scores_ equal a brute-force count of the *other* training codes in each ball."""
-    codes = fitted.encoder_.transform(fitted.scaler_.transform(data[0]).astype(np.float32))
-    codes = codes.astype(np.float64)
-    radius, n_branches = fitted.ball_count_.radius, fitted.encoder_.n_branches
+def _training_codes(detector, X):
+    return detector.encoder_.transform(
+        detector.scaler_.transform(X).astype(np.float32)).astype(np.float64)
+
+
+def test_training_scores_are_leave_one_out_kth_distances(fitted, data):
+    """decision_scores_: brute-force l1 distance to the 5th nearest *other* training code."""
+    codes = _training_codes(fitted, data[0])
+    distances = np.abs(codes[:, None, :] - codes[None, :, :]).sum(-1)
+    np.fill_diagonal(distances, np.inf)  # a sample is not its own neighbour
+    k = fitted.n_neighbors
+    assert_allclose(fitted.decision_scores_, np.sort(distances, axis=1)[:, k - 1], rtol=1e-6)
+    # a new sample at a training point has that point as its nearest neighbour, at 0
+    np.fill_diagonal(distances, 0.0)
+    assert_allclose(fitted.decision_function(data[0]), np.sort(distances, axis=1)[:, k - 1],
+                    rtol=1e-5, atol=1e-5)
+
+
+def test_count_scores_are_leave_one_out_counts_with_distance_tie_breaks(data):
+    """scoring="count": minus the brute-force leave-one-out count, ties ordered by distance."""
+    detector = small_corel(scoring="count", n_neighbors=3).fit(data[0])
+    codes = _training_codes(detector, data[0])
+    radius, n_branches = detector.ball_count_.radius_, detector.encoder_.n_branches
     width = codes.shape[1] // n_branches
-    counts = np.zeros(len(codes))
-    for k in range(n_branches):
-        branch = codes[:, k * width:(k + 1) * width]
+    counts, kth = np.zeros(len(codes)), np.zeros(len(codes))
+    for b in range(n_branches):
+        branch = codes[:, b * width:(b + 1) * width]
         distances = np.abs(branch[:, None, :] - branch[None, :, :]).sum(-1)
         counts += (distances <= radius).sum(1) - 1  # minus the sample itself
-    assert_allclose(fitted.decision_scores_, -counts)
-    # a new sample at a training point also counts that point: n_branches more
-    assert_allclose(fitted.decision_function(data[0]), fitted.decision_scores_ - n_branches)
+        np.fill_diagonal(distances, np.inf)
+        kth += np.sort(distances, axis=1)[:, 2]
+    expected = -counts + kth / (kth + radius)
+    assert_allclose(detector.decision_scores_, expected, rtol=1e-6)
+    # the count decides; the distance only orders equal counts
+    order = np.argsort(detector.decision_scores_, kind="stable")
+    assert (np.diff(-counts[order]) >= 0).all()
+    assert len(np.unique(counts)) < len(np.unique(detector.decision_scores_))
+
+
+@pytest.mark.parametrize("scoring", ["knn_distance", "count"])
+def test_labels_hold_the_contamination_share(scoring):
+    """PyOD's contract: contamination=0.1 labels 10 % of the training set, also for counts."""
+    X, _ = generate_data(n_train=300, n_test=1, n_features=4, contamination=0.1,
+                         random_state=3, train_only=True)
+    detector = small_corel(scoring=scoring, contamination=0.1).fit(X)
+    assert abs(detector.labels_.mean() - 0.1) <= 0.01
 
 
 def test_prediction_labels_and_probabilities(fitted, data):
@@ -98,7 +131,7 @@ def test_predict_rank_keeps_the_order(fitted, data):
     X_test = data[1]
     scores = fitted.decision_function(X_test)
     ranks = fitted._predict_rank(X_test)
-    # ball counts are integers with many ties, so compare the order, not rankdata's averages
+    # scores may tie (copies, counts), so compare the order, not rankdata's averages
     order = np.argsort(scores, kind="stable")
     assert (np.diff(ranks[order]) >= 0).all()
     assert len(np.unique(ranks)) > 5
@@ -149,12 +182,47 @@ def test_standardizes_raw_features(data):
 
 
 def test_errors_name_the_problem(fitted, data):
-    with pytest.raises(ValueError, match="at least 2 training samples"):
-        COREL().fit(data[0][:1])
+    with pytest.raises(ValueError, match=r"at least n_neighbors \+ 1 = 6 training samples"):
+        COREL().fit(data[0][:5])
     with pytest.raises(ValueError, match="X has 3 features, but COREL was fitted with 4"):
         fitted.decision_function(data[1][:, :3])
     with pytest.raises(ValueError, match="contamination must be in"):
         COREL(contamination=0.7)
+
+
+@pytest.mark.parametrize("contamination", ["auto", None, "0.1"])
+def test_contamination_without_a_share_is_refused_at_fit(data, contamination):
+    """PyOD's base class accepts these and fails later with an AttributeError."""
+    with pytest.raises(ValueError, match=r"contamination must be a float in \(0, 0.5\]"):
+        small_corel(contamination=contamination).fit(data[0])
+
+
+@pytest.mark.parametrize("n_jobs", [0, 1.5, True])
+def test_n_jobs_zero_is_refused_at_fit(data, n_jobs):
+    with pytest.raises(ValueError, match="n_jobs must be None, -1"):
+        small_corel(n_jobs=n_jobs).fit(data[0])
+
+
+def test_n_steps_is_for_the_default_encoder(data):
+    with pytest.raises(ValueError, match="n_steps must be None, 'auto' or a positive int"):
+        COREL(n_steps=0).fit(data[0])
+    with pytest.raises(ValueError, match="encoder= is given"):
+        small_corel(n_steps=100).fit(data[0])
+    detector = COREL(n_steps=40, random_state=0).fit(data[0][:80])
+    assert detector.encoder_.n_steps_ == 40  # 2 batches of 40 per epoch, 20 epochs
+
+
+def test_convergence_warning_names_this_class_knobs_at_the_callers_line(data):
+    """The encoder's advice (max_epochs) becomes COREL's (n_steps / encoder=), on this file."""
+    with pytest.warns(ConvergenceWarning) as caught:
+        COREL(n_steps=2, random_state=0).fit(data[0])
+    message = str(caught[0].message)
+    assert "pass a larger n_steps, e.g. COREL(n_steps=4) (now 2)" in message
+    assert "max_epochs" not in message and "death time" in message
+    assert caught[0].filename == __file__
+    with pytest.warns(ConvergenceWarning, match="train the encoder= you passed longer") as caught:
+        small_corel().fit(data[0][:40])
+    assert caught[0].filename == __file__
 
 
 def test_clear_import_error_without_pyod(monkeypatch):

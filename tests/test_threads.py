@@ -6,6 +6,8 @@ import pickle
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 
 import joblib
 import numba
@@ -26,12 +28,12 @@ from corel_sklearn.ball_counting import (
     branch_ball_counts,
     leave_one_out_ball_counts,
 )
-from corel_sklearn.pershom import _prim_cpu, branch_death_times, vr_persistence_l1
+from corel_sklearn.pershom import _cpu_trees, _thread_planner, branch_death_times, vr_persistence_l1
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 X = np.random.default_rng(0).random((120, 12), dtype=np.float32)
 Y = np.array([0, 1, 2] * 40)
-WIDE = torch.tensor(np.random.default_rng(1).random((_prim_cpu._SPLIT_MIN_POINTS, 40)))
+WIDE = torch.tensor(np.random.default_rng(1).random((_thread_planner.SPLIT_MIN_POINTS, 40)))
 BRANCHED = torch.tensor(np.random.default_rng(2).random((100, 160)))
 
 
@@ -84,7 +86,7 @@ def kernel_threads_seen(monkeypatch):
     for metric, entry in list(_cpu._COUNT_ENTRY.items()):
         monkeypatch.setitem(_cpu._COUNT_ENTRY, metric, spy(entry))
     for module, name in [(_cpu, "_all_finite"), (_cpu, "_pack_blocks"),
-                         (_prim_cpu, "_branch_msts"), (_prim_cpu, "_split_mst")]:
+                         (_cpu_trees, "_branch_msts"), (_cpu_trees, "_split_mst")]:
         monkeypatch.setattr(module, name, spy(getattr(module, name)))
     return seen
 
@@ -201,11 +203,11 @@ def test_busy_cores_make_persistence_use_one_thread_from_the_first_call(
         monkeypatch, kernel_threads_seen, n, n_branches):
     # Another process keeps all but one core busy: a threaded kernel would wait for a
     # descheduled peer at every Prim step, so even the planner's first timings use one thread.
-    monkeypatch.setattr(_prim_cpu, "idle_cores", lambda: 1)
-    monkeypatch.setattr(_prim_cpu, "_planner", _prim_cpu._ThreadPlanner())
+    monkeypatch.setattr(_thread_planner, "idle_cores", lambda: 1)
+    monkeypatch.setattr(_thread_planner, "planner", _thread_planner.ThreadPlanner())
     z = torch.tensor(np.random.default_rng(3).random((n, 160), dtype=np.float32),
                      requires_grad=True)
-    for _ in range(2 * _prim_cpu._ThreadPlanner.samples + 1):
+    for _ in range(2 * _thread_planner.ThreadPlanner.samples + 1):
         connectivity_loss(z, 2.0, n_branches).backward()
     assert kernel_threads_seen == [1] * len(kernel_threads_seen) and kernel_threads_seen
 
@@ -214,14 +216,54 @@ def test_idle_cores_sees_a_busy_process():
     from corel_sklearn import _threads
 
     cores = len(os.sched_getaffinity(0))
-    script = "import time\nend = time.time() + 20\nwhile time.time() < end: pass"
-    spinner = subprocess.Popen([sys.executable, "-c", script])
+    # The spinner says when it spins; then its runnable thread must show within a generous
+    # time (the count is re-read every 20 ms; /proc/loadavg counts runnable tasks at once).
+    script = ("import sys, time\nprint('spinning', flush=True)\nend = time.time() + 60\n"
+              "while time.time() < end: pass")
+    spinner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     try:
-        import time
-
-        time.sleep(0.5)
-        _threads._load_cache[0] = -1.0  # re-read now
-        assert 1 <= _threads.idle_cores() <= max(1, cores - 1)
+        assert spinner.stdout.readline().strip() == "spinning"
+        seen = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            _threads._load_cache[0] = -1.0  # re-read now
+            seen.append(_threads.idle_cores())
+            if seen[-1] <= max(1, cores - 1):
+                break
+            time.sleep(0.05)
+        assert 1 <= seen[-1] <= max(1, cores - 1), seen
     finally:
         spinner.kill()
         spinner.wait()
+
+
+# ------------------------------------------------------------------ interruptible calls
+
+
+@numba.njit(nogil=True)
+def _fill(out, value):
+    if value < 0:
+        raise ValueError("negative")
+    for i in range(out.shape[0]):
+        out[i] = value
+
+
+def test_interruptible_call_runs_the_kernel_and_hands_back_its_errors():
+    from corel_sklearn._numba_runtime import call_interruptibly
+
+    out = np.zeros(4)
+    call_interruptibly(_fill, (out, 2.0), 1, abort=lambda: None)
+    assert out.tolist() == [2.0] * 4
+    with pytest.raises(ValueError, match="negative"):
+        call_interruptibly(_fill, (out, -1.0), 1, abort=lambda: None)
+    # Outside the main thread (no signal can reach it) the kernel runs in the calling thread.
+    threads = []
+
+    def kernel(values):
+        threads.append(threading.get_ident())
+        values[:] = 3.0
+
+    worker = threading.Thread(target=lambda: call_interruptibly(kernel, (out,), 1, abort=None))
+    worker.start()
+    worker.join(timeout=60)
+    assert threads == [worker.ident] and out.tolist() == [3.0] * 4

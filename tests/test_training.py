@@ -19,11 +19,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from corel_sklearn import TopoAutoencoder
-from corel_sklearn import callbacks as callbacks_module
+from corel_sklearn._checkpoint_file import read_checkpoint
 from corel_sklearn.callbacks import Callback, Checkpoint, EarlyStopping, ProgressBar
 from corel_sklearn.estimators import _topo_autoencoder
 from corel_sklearn.losses import connectivity_loss
 from corel_sklearn.networks import ConvAutoencoder, MLPAutoencoder
+from corel_sklearn.training import _callbacks as callbacks_module
+from corel_sklearn.training._health import warn_if_not_converged
 
 
 @pytest.fixture
@@ -176,7 +178,7 @@ def test_convergence_warning_is_decided_on_hand_made_histories(medians, conn, ex
     ae.n_iter_, ae.n_steps_ = 20, 20
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        ae._warn_if_not_converged()
+        warn_if_not_converged(ae)
     messages = [str(w.message) for w in caught if w.category is ConvergenceWarning]
     if expected is None:
         assert messages == []
@@ -292,10 +294,11 @@ def test_warm_start_with_another_network_is_refused(X):
     with pytest.raises(ValueError, match="describe another network"):
         ae.set_params(hidden_layer_sizes=(9,)).fit(X)
     ae = small(warm_start=True).fit(X)
+    codes = ae.transform(X)
     with pytest.raises(ValueError, match="X has 11 features"):
         ae.fit(X[:, :11])
-    with pytest.raises(NotFittedError):
-        check_is_fitted(ae)  # a failed fit leaves the estimator unfitted
+    # A failed continuation keeps the fitted model (issue 19; it used to be discarded).
+    np.testing.assert_array_equal(ae.transform(X), codes)
 
 
 # ---------------------------------------------------------------- checkpoints
@@ -321,7 +324,7 @@ def test_checkpoint_resume_is_bit_identical_to_an_uninterrupted_fit(X, tmp_path)
         crashed.fit(X)
     with pytest.raises(NotFittedError):
         check_is_fitted(crashed)
-    saved = torch.load(path, weights_only=True)  # plain tensors, numbers and strings
+    saved = read_checkpoint(path)  # plain tensors, numbers and strings, checksum checked
     assert saved["epoch"] == 4 and len(saved["history"]) == 4
     assert [p.name for p in tmp_path.iterdir()] == ["ae.pt"]  # no temporary file left
     resumed = small(**params, callbacks=[Checkpoint(path, every=2, resume=True)]).fit(X)
@@ -392,15 +395,15 @@ def test_keyboard_interrupt_keeps_a_fitted_estimator_after_that_step(X):
 
 def test_keyboard_interrupt_inside_a_step_is_handled_too(X, monkeypatch):
     calls = []
-    original = TopoAutoencoder._train_step
+    original = TopoAutoencoder.train_step
 
-    def step(self, model, optimizer, x):
+    def step(self, run, x):
         calls.append(1)
         if len(calls) == 5:  # epoch 2, step 2: before its optimizer step
             raise KeyboardInterrupt
-        return original(self, model, optimizer, x)
+        return original(self, run, x)
 
-    monkeypatch.setattr(TopoAutoencoder, "_train_step", step)
+    monkeypatch.setattr(TopoAutoencoder, "train_step", step)
     with pytest.warns(UserWarning, match="in epoch 2 after step 1 of 3"):
         ae = small(max_epochs=4).fit(X)
     assert ae.n_steps_ == 4 and ae.n_iter_ == 2

@@ -30,7 +30,8 @@ from numba import literally, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from corel_sklearn._threads import in_forked_child, serial_twin
+from corel_sklearn._numba_runtime import serial_twin
+from corel_sklearn._threads import in_forked_child
 
 # Without "nnan"/"ninf": comparisons with inf (overflowed sums) must stay exact.
 _FASTMATH = {"reassoc", "contract", "nsz", "arcp"}

@@ -1,16 +1,19 @@
 """Training a TopoAutoencoder on several GPUs or machines with torch's DistributedDataParallel."""
 
 import os
+import tempfile
 
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
+from corel_sklearn._files import ensure_writable_dir
 from corel_sklearn.estimators import TopoAutoencoder
+from corel_sklearn.serialization import save
 
 
 class _DataParallelSteps:
-    """Overrides of TopoAutoencoder's loop steps for one rank of a data-parallel run.
+    """TopoAutoencoder's public step methods for one rank of a data-parallel run.
 
     Every rank holds the same network (DDP broadcasts rank 0's initial weights and averages
     the gradients of each step, so the weights stay equal) and the same shuffling generator
@@ -21,49 +24,43 @@ class _DataParallelSteps:
     ``W * batch_size`` samples and an epoch has ``n_samples // (W * batch_size)`` steps.
     """
 
-    def _prepare_run(self, X, incremental, continuing):
-        run = super()._prepare_run(X, incremental, continuing)
+    def steps_per_epoch(self, n_train, batch_size):
         world = dist.get_world_size()
-        n_train = self._n_train(run)
-        if self.batch_size_ * world > n_train:
+        if batch_size * world > n_train:
             raise ValueError(
-                f"{world} ranks with batch_size={self.batch_size_} need at least "
-                f"{world * self.batch_size_} training samples, got {n_train}."
+                f"{world} ranks with batch_size={batch_size} need at least "
+                f"{world * batch_size} training samples, got {n_train}."
             )
-        run.steps_per_epoch = n_train // (world * self.batch_size_)
-        n_epochs = 1 if incremental else self._resolve_max_epochs(run.steps_per_epoch)
-        run.last_epoch = run.epoch + n_epochs
-        return run
+        return n_train // (world * batch_size)
 
-    def _wrap_module(self, module):
+    def wrap_module(self, module):
         device = torch.device(self.device_)
         return DistributedDataParallel(
             module, device_ids=[device] if device.type == "cuda" else None
         )
 
-    def _epoch_order(self, run):
-        order = super()._epoch_order(run)
+    def epoch_order(self, run):
+        order = super().epoch_order(run)
         world = dist.get_world_size()
         usable = len(order) - len(order) % world  # drop_last, as DistributedSampler
         return order[dist.get_rank() : usable : world]
 
-    def _run_epoch(self, run, epoch, callbacks):
+    def reduce_epoch_record(self, record):
         """The rank's epoch record, its losses and death times combined over all ranks."""
-        record = super()._run_epoch(run, epoch, callbacks)
-        if record is not None:
-            reductions = {
-                "reconstruction_loss": dist.ReduceOp.SUM,
-                "connectivity_loss": dist.ReduceOp.SUM,
-                "death_time_mean": dist.ReduceOp.SUM,
-                "death_time_median": dist.ReduceOp.SUM,  # the mean of the ranks' medians
-                "death_time_min": dist.ReduceOp.MIN,
-                "death_time_max": dist.ReduceOp.MAX,
-            }
-            for key, op in reductions.items():
-                value = torch.tensor([record[key]], dtype=torch.float64, device=self._comm)
-                dist.all_reduce(value, op=op)
-                scale = dist.get_world_size() if op == dist.ReduceOp.SUM else 1
-                record[key] = float(value) / scale
+        record = super().reduce_epoch_record(record)
+        reductions = {
+            "reconstruction_loss": dist.ReduceOp.SUM,
+            "connectivity_loss": dist.ReduceOp.SUM,
+            "death_time_mean": dist.ReduceOp.SUM,
+            "death_time_median": dist.ReduceOp.SUM,  # the mean of the ranks' medians
+            "death_time_min": dist.ReduceOp.MIN,
+            "death_time_max": dist.ReduceOp.MAX,
+        }
+        for key, op in reductions.items():
+            value = torch.tensor([record[key]], dtype=torch.float64, device=self._comm)
+            dist.all_reduce(value, op=op)
+            scale = dist.get_world_size() if op == dist.ReduceOp.SUM else 1
+            record[key] = float(value) / scale
         return record
 
 
@@ -107,7 +104,10 @@ def fit_distributed(estimator, X, *, save_path=None):
         When given, rank 0 writes the fitted model there with
         :func:`corel_sklearn.serialization.save` (JSON + safetensors, loads without running
         code: ``corel_sklearn.serialization.load(save_path)`` gives the fitted estimator on
-        any machine), and the other ranks wait until it is written.
+        any machine), and the other ranks wait until it is written. Before training, its
+        folder is created and checked for writing and the estimator's parameters for the
+        format (no callbacks, no callable ``architecture``): a path or model that cannot be
+        saved fails on every rank before the first epoch.
 
     Returns
     -------
@@ -142,22 +142,47 @@ def fit_distributed(estimator, X, *, save_path=None):
             torch.cuda.set_device(device)
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     rank = dist.get_rank()
+    comm = device if dist.get_backend() == "nccl" else torch.device("cpu")
+    if save_path is not None:
+        _check_save_path(estimator, save_path, rank, comm)
     params = estimator.get_params(deep=False)
     params.update(device=device, verbose=params["verbose"] if rank == 0 else 0)
     training = _data_parallel_class(type(estimator))(**params)
     # Collectives of NCCL need tensors on the GPU, gloo's on the CPU.
-    training._comm = device if dist.get_backend() == "nccl" else torch.device("cpu")
+    training._comm = comm
     if hasattr(estimator, "module_"):  # warm_start: continue from the fitted state
-        training.__dict__.update(
-            {k: v for k, v in vars(estimator).items() if k not in params})
+        training.set_training_state(estimator.get_training_state())
     training.fit(X)
-    del training._comm
-    state = {k: v for k, v in vars(training).items() if k not in params}
-    estimator.__dict__.update(state)
+    estimator.set_training_state(training.get_training_state())
     if save_path is not None:
         if rank == 0:
-            from corel_sklearn.serialization import save
-
             save(estimator, save_path)
         dist.barrier()
     return estimator
+
+
+def _check_save_path(estimator, save_path, rank, comm):
+    """Rank 0 checks, before training, that the model can be saved at ``save_path``.
+
+    Its folder is created and checked for writing, and the estimator is saved once to a
+    temporary folder (parameters the format cannot hold, such as callbacks or a callable
+    architecture, fail here); every rank raises before the first epoch when rank 0 failed.
+    """
+    error = None
+    if rank == 0:
+        try:
+            ensure_writable_dir(os.path.dirname(os.path.abspath(os.fspath(save_path))),
+                                "save_path folder")
+            with tempfile.TemporaryDirectory() as folder:
+                save(estimator, os.path.join(folder, "check.corel"))
+        except (OSError, TypeError) as exc:
+            error = exc
+    failed = torch.tensor([error is not None], dtype=torch.int32, device=comm)
+    dist.broadcast(failed, src=0)
+    if error is not None:
+        raise error
+    if bool(failed):
+        raise RuntimeError(
+            f"rank 0 cannot save the model at save_path={os.fspath(save_path)!r} (see its "
+            "error); nothing was trained."
+        )

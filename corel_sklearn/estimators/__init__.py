@@ -2,4 +2,10 @@
 
 from corel_sklearn.estimators._ball_count import BallCountOneClass  # noqa: F401
 from corel_sklearn.estimators._classwise_ball_count import ClasswiseBallCount  # noqa: F401
+from corel_sklearn.estimators._presets import (  # noqa: F401
+    TABULAR_N_NEIGHBORS,
+    TABULAR_N_STEPS,
+    TABULAR_SCORING,
+    tabular_encoder,
+)
 from corel_sklearn.estimators._topo_autoencoder import TopoAutoencoder  # noqa: F401

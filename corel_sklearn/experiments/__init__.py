@@ -6,6 +6,7 @@ the command line. Ctrl-C stops a runner with :class:`BenchmarkInterrupted`, whic
 runs finished so far.
 """
 
+from corel_sklearn.estimators import tabular_encoder  # the default of the runners
 from corel_sklearn.experiments._cache import (
     default_cache_dir,
     encoder_cache_key,
@@ -19,7 +20,6 @@ from corel_sklearn.experiments._methods import (
     Method,
     MethodContext,
     resolve_methods,
-    tabular_encoder,
 )
 from corel_sklearn.experiments._protocol import (
     AUX_SPLITS,

@@ -1,6 +1,6 @@
 """The one method registry: COREL, its ablations and the baselines, one spelling everywhere."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sklearn.ensemble import IsolationForest
@@ -20,7 +20,8 @@ class MethodContext:
     """What a method's estimator depends on in one fit.
 
     ``n_fit`` training rows, ``random_state`` of the draw or trial, the ball ``radius`` and
-    ``n_branches`` of the encoder's codes, and the protocol ``style`` ("paper" or "pyod").
+    ``n_branches`` of the encoder's codes, COREL's ``scoring`` and ``n_neighbors`` (see
+    :class:`~corel_sklearn.BallCountOneClass`), and the protocol ``style`` ("paper" or "pyod").
     """
 
     n_fit: int
@@ -28,6 +29,8 @@ class MethodContext:
     radius: float = 2.0
     n_branches: int = 1
     style: str = "paper"
+    scoring: str = "count"
+    n_neighbors: int = 5
 
 
 @dataclass(frozen=True)
@@ -53,13 +56,18 @@ class Method:
         return -estimator.score_samples(X_score)
 
 
-def _ball_count(context):
-    from corel_sklearn import BallCountOneClass
+def _corel_score(context):
+    from corel_sklearn.estimators import BallCountOneClass
 
     # contamination="auto": scores (and so every AUROC) do not depend on the threshold, and
-    # "auto" skips the leave-one-out counts, quadratic in n_fit, that a float needs.
+    # "auto" skips the leave-one-out pass, quadratic in n_fit, that a float needs.
     return BallCountOneClass(radius=context.radius, n_branches=context.n_branches,
+                             scoring=context.scoring, n_neighbors=context.n_neighbors,
                              contamination="auto")
+
+
+def _ball_count(context):
+    return _corel_score(replace(context, scoring="count"))
 
 
 def _ocsvm(context):
@@ -100,8 +108,12 @@ def _ecod(context):
 METHODS = {
     m.key: m
     for m in (
-        Method("COREL", "corel", _ball_count,
-               "ball count (radius r, l1, summed over branches) on the COREL codes"),
+        Method("COREL", "corel", _corel_score,
+               "COREL's score of its codes: the ball count (radius r, l1, summed over "
+               "branches) in the paper's protocol; the tabular recipe's distance to the 5th "
+               "nearest training code in the ODDS and ADBench protocols"),
+        Method("COREL-count", "corel", _ball_count,
+               "the paper's ball count (radius r = eta, l1) on the same COREL codes"),
         Method("BallCount-AE", "ae", _ball_count,
                "the same ball count on codes of the same encoder trained with lambda = 0"),
         Method("OCSVM-AE", "ae", _ocsvm,
@@ -146,60 +158,3 @@ def resolve_methods(methods):
     if not resolved:
         raise ValueError("At least one method is needed.")
     return resolved
-
-
-def tabular_encoder(n_samples, n_features, random_state=None, *, n_steps=300):
-    """The TopoAutoencoder COREL trains on a tabular set (ODDS, ADBench, ``pyod.COREL``).
-
-    Small-data settings, sized to the table rather than to 32x32 images:
-
-    * an MLP with one hidden layer of ``min(64, max(16, 2 * n_features))`` units: the
-      inputs have 3 to a few hundred features, far fewer than CIFAR's 3072;
-    * 8 branches of 2 dimensions (a 16-dim code): a batch can only be eta-separated if the
-      branch holds ``batch_size`` eta-separated points, and low-dimensional branches keep
-      the ball count a local density estimate (the packing-number argument of the paper);
-    * ``batch_size = min(100, n_samples // 2)`` so small sets still get several batches;
-    * a fixed budget of about ``n_steps`` optimisation steps (``max_epochs`` from 3 to
-      ``n_steps // 3``; 300 steps, i.e. 3 to 100 epochs, by default), so small sets are not
-      under-trained and 30k rows do not take minutes. 300 steps is the setting of the ODDS
-      and ADBench figures; the codes are then not yet organised at the scale eta (the
-      encoder's ``ConvergenceWarning`` says so), but 2000 steps did not score higher on
-      average on ADBench (see ``docs/results.md``) and train about 7 times longer;
-    * eta = 2 and lambda = 20 as in the paper.
-
-    Parameters
-    ----------
-    n_samples, n_features : int
-        Shape of the training data.
-    random_state : int, default=None
-        Seed of the encoder.
-    n_steps : int, default=300
-        Approximate number of optimisation steps.
-
-    Returns
-    -------
-    encoder : :class:`~corel_sklearn.TopoAutoencoder`
-        Unfitted, with ``max_epochs`` set explicitly.
-
-    Examples
-    --------
-    >>> from corel_sklearn.experiments import tabular_encoder
-    >>> encoder = tabular_encoder(80, 6, random_state=0)
-    >>> encoder.batch_size, encoder.max_epochs, encoder.hidden_layer_sizes
-    (40, 100, (16,))
-    """
-    from corel_sklearn import TopoAutoencoder
-
-    batch_size = int(min(100, max(8, n_samples // 2)))
-    steps_per_epoch = max(1, n_samples // batch_size)
-    return TopoAutoencoder(
-        architecture="mlp",
-        hidden_layer_sizes=(int(min(64, max(16, 2 * n_features))),),
-        n_branches=8,
-        branch_dim=2,
-        eta=2.0,
-        connectivity_weight=20.0,
-        batch_size=batch_size,
-        max_epochs=int(np.clip(round(n_steps / steps_per_epoch), 3, max(3, n_steps // 3))),
-        random_state=random_state,
-    )

@@ -5,6 +5,7 @@ import json
 import os
 
 import numpy as np
+from scipy.stats import rankdata
 
 from corel_sklearn._files import atomic_write
 
@@ -211,6 +212,54 @@ class BenchmarkResult:
                          f"{self.group_label}-{self.run_label} pairs only")
         verdict = self.verdict(summary)
         return "\n".join([*lines, verdict] if verdict else lines)
+
+    def ranking(self, copy_threshold=0.25):
+        """Mean AUROC over all, clean and copy-affected groups, and mean rank, per method.
+
+        A group is copy-affected when ``info[group]["copy_share"]`` (the share of normal test
+        rows with an exact copy among the training rows) is at least ``copy_threshold``;
+        without that info every group counts as clean. The rank of a method on a group is its
+        place (1 = best, ties averaged) among the main methods, the names without a hyphen
+        (COREL and the baselines); a variant (``COREL-count``, ``BallCount-AE``) is ranked in
+        COREL's place against the same others.
+
+        Returns
+        -------
+        rows : dict
+            ``{method: {"all": mean, "clean": mean, "copy": mean, "rank": mean rank}}``
+            (NaN where a subset is empty), with ``"groups"``: ``(n_all, n_clean, n_copy)``.
+        """
+        summary = self.summary()
+        copy = [n for n in self.groups
+                if self.info.get(n, {}).get("copy_share", 0.0) >= copy_threshold]
+        clean = [n for n in self.groups if n not in copy]
+        main = [m for m in self.methods if "-" not in m]
+        rows = {}
+        for method in self.methods:
+            others = [m for m in main if m != method and not (
+                "-" in method and m == "COREL")]
+            ranks = [rankdata([-summary[method][n][0],
+                               *[-summary[m][n][0] for m in others]])[0] for n in self.groups]
+
+            def mean(names, method=method):
+                return float(np.mean([summary[method][n][0] for n in names])) if names \
+                    else float("nan")
+
+            rows[method] = {"all": mean(self.groups), "clean": mean(clean), "copy": mean(copy),
+                            "rank": float(np.mean(ranks))}
+        rows["groups"] = (len(self.groups), len(clean), len(copy))
+        return rows
+
+    def ranking_table(self, copy_threshold=0.25):
+        """:meth:`ranking` as text lines, best mean rank first."""
+        rows = self.ranking(copy_threshold)
+        n_all, n_clean, n_copy = rows.pop("groups")
+        heads = (f"all ({n_all})", f"clean ({n_clean})", f"copy ({n_copy})")
+        lines = [f"{'method':<14} {heads[0]:>9} {heads[1]:>11} {heads[2]:>10} {'mean rank':>10}"]
+        for method, r in sorted(rows.items(), key=lambda item: item[1]["rank"]):
+            lines.append(f"{method:<14} {r['all']:9.3f} {r['clean']:11.3f} {r['copy']:10.3f}"
+                         f" {r['rank']:10.2f}")
+        return "\n".join(lines)
 
     def verdict(self, summary=None):
         """One line: on how many groups COREL beats every other method run (and published)."""

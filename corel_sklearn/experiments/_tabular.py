@@ -17,12 +17,12 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from corel_sklearn._threads import limited_threads
 from corel_sklearn.datasets import ODDS_DATASETS, load_adbench, load_odds
+from corel_sklearn.estimators import TABULAR_N_NEIGHBORS, TABULAR_SCORING, tabular_encoder
 from corel_sklearn.experiments._methods import (
     ADBENCH_METHODS,
     ODDS_METHODS,
     MethodContext,
     resolve_methods,
-    tabular_encoder,
 )
 from corel_sklearn.experiments._progress import log
 from corel_sklearn.experiments._report import BenchmarkResult
@@ -364,6 +364,14 @@ def _run_tabular(tables, names, split, runs, settings, published):
                 auroc, seconds = results[m.key, run]
                 records.append(dict(method=m.key, group=name, run=run, auroc=auroc,
                                     seconds=seconds))
+        info[name]["copy_share"] = float(np.mean(
+            [copy_share(s[0], s[1], s[3]) for s in splits]))
+        encoders = [results["encoder", run] for run in runs if ("encoder", run) in results]
+        if encoders:
+            info[name]["corel_death_over_eta"] = float(
+                np.median([e["death_over_eta"] for e in encoders]))
+            info[name]["corel_n_steps"] = float(np.mean([e["n_steps"] for e in encoders]))
+            info[name]["corel_reached_eta"] = all(e["reached_eta"] for e in encoders)
         info[name]["seconds"] = time.perf_counter() - tick
         means = "  ".join(
             f"{m.key} {np.mean([results[m.key, r][0] for r in runs]):.3f}" for m in methods)
@@ -387,14 +395,17 @@ def _score_encoded(methods, split, run, settings):
     """{(method, run): (AUROC, seconds)} of the methods on encoder codes, one encoder each."""
     X_fit, X_test, _, y_test = split
     out = {}
+    start = time.perf_counter()
+    if settings.standardize_encoder_input:  # as corel_sklearn.pyod.COREL does; once, so
+        # that COREL and its lambda = 0 ablation train on the same input
+        scaler = StandardScaler().fit(X_fit)
+        X_fit, X_test = scaler.transform(X_fit), scaler.transform(X_test)
+    scaling_seconds = time.perf_counter() - start
     for representation in ("corel", "ae"):
         chosen = [m for m in methods if m.representation == representation]
         if not chosen:
             continue
-        start = time.perf_counter()
-        if settings.standardize_encoder_input:  # as corel_sklearn.pyod.COREL does
-            scaler = StandardScaler().fit(X_fit)
-            X_fit, X_test = scaler.transform(X_fit), scaler.transform(X_test)
+        start = time.perf_counter() - scaling_seconds
         encoder = settings.make_encoder(X_fit.shape[0], X_fit.shape[1], run)
         if representation == "ae":
             encoder.set_params(connectivity_weight=0.0)
@@ -403,13 +414,40 @@ def _score_encoded(methods, split, run, settings):
         encoder_seconds = time.perf_counter() - start
         radius = encoder.eta if settings.radius is None else settings.radius
         context = MethodContext(n_fit=len(codes_fit), random_state=run, radius=radius,
-                                n_branches=encoder.n_branches, style="pyod")
+                                n_branches=encoder.n_branches, style="pyod",
+                                scoring=TABULAR_SCORING, n_neighbors=TABULAR_N_NEIGHBORS)
         for method in chosen:
             tick = time.perf_counter()
             anomaly = method.anomaly_scores(codes_fit, codes_test, context)
             out[method.key, run] = (float(roc_auc_score(y_test, anomaly)),
                                     encoder_seconds + time.perf_counter() - tick)
+        if representation == "corel":
+            out["encoder", run] = _encoder_report(encoder)
     return out
+
+
+def _encoder_report(encoder):
+    """Where the COREL encoder ended: last median death time over eta, steps, in range."""
+    history = getattr(encoder, "history_", None) or [{}]
+    death = history[-1].get("death_time_median", float("nan"))
+    ratio = float(death) / float(encoder.eta)
+    return {"death_over_eta": ratio, "n_steps": int(getattr(encoder, "n_steps_", 0)),
+            "reached_eta": bool(0.75 <= ratio <= 1.25)}
+
+
+def copy_share(X_fit, X_test, y_test):
+    """Share of the normal test rows that have an exact copy among the training rows.
+
+    ADBench resamples small sets with replacement, and some sets hold duplicate rows: where
+    many normal test rows are copies of training rows (and the anomalies are not), any score
+    at k = 1 or a tiny radius separates them by the copies alone. The runners report such
+    sets apart ("copy-affected": a share of 0.25 or more).
+    """
+    seen = {row.tobytes() for row in np.ascontiguousarray(X_fit)}
+    normal = np.ascontiguousarray(X_test[np.asarray(y_test) == 0])
+    if len(normal) == 0:
+        return 0.0
+    return float(np.mean([row.tobytes() in seen for row in normal]))
 
 
 def _positive_int(value, name):

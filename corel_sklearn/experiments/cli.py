@@ -9,6 +9,7 @@ import time
 import warnings
 import zipfile
 
+import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from corel_sklearn._files import ensure_writable_dir
@@ -108,7 +109,7 @@ POSITIVE_FLOAT = _number(float, 0.0, exclusive_min=True)
 
 def build_parser():
     """The ``corel-sklearn`` argument parser; defaults come from the estimators."""
-    from corel_sklearn import TopoAutoencoder
+    from corel_sklearn.estimators import TopoAutoencoder
 
     encoder = TopoAutoencoder().get_params()
     protocol = ProtocolSettings()
@@ -374,8 +375,8 @@ def _write_partial(exc, out, prefix, plot, title):
 
 
 def _run_oneclass(args):
-    from corel_sklearn import TopoAutoencoder
     from corel_sklearn.datasets import fetch_cifar10, load_cifar10, load_digits, train_test_arrays
+    from corel_sklearn.estimators import TopoAutoencoder
     from corel_sklearn.experiments._protocol import run_one_class_protocol
 
     verbose = 0 if args.quiet else 1
@@ -448,7 +449,7 @@ def _annotate(result, args, dataset_id, encoder_warnings):
 
 def _tabular_encoder(n_steps):
     """``make_encoder`` of the tabular runners: the tabular encoder, stopped by Ctrl-C."""
-    from corel_sklearn.experiments._methods import tabular_encoder
+    from corel_sklearn.estimators import tabular_encoder
 
     @functools.wraps(tabular_encoder)  # the runners' reports name tabular_encoder
     def make_encoder(n_samples, n_features, random_state=None, *, n_steps):
@@ -527,9 +528,28 @@ def _run_odds(args):
     paths = result.save(out, prefix="odds_", plot=not args.no_plot)
     print(f"\n{title}")
     print(result.table())
+    print(_tabular_summary(result))
     print(f"\n{time.perf_counter() - start:.0f} s; written to "
           f"{', '.join(p for p in paths.values() if p)}")
     return 0
+
+
+def _tabular_summary(result):
+    """Means over all, clean and copy-affected sets, mean ranks, where COREL's encoder ended."""
+    lines = ["", "Mean AUROC over all sets, clean sets and copy-affected sets (25 % or more of "
+             "the normal test rows have an exact copy among the training rows), and mean rank:",
+             result.ranking_table()]
+    deaths = {n: i["corel_death_over_eta"] for n, i in result.info.items()
+              if "corel_death_over_eta" in i}
+    if deaths:
+        missed = [n for n, i in result.info.items() if i.get("corel_reached_eta") is False]
+        values = np.array(list(deaths.values()))
+        lines.append(
+            f"COREL's encoder: median death time / eta from {values.min():.2f} to "
+            f"{values.max():.2f} over the sets (median {np.median(values):.2f}); "
+            + (f"outside [0.75, 1.25] on {missed}." if missed else
+               "within [0.75, 1.25] on every set."))
+    return "\n".join(lines)
 
 
 def _run_adbench(args):
@@ -572,6 +592,7 @@ def _run_adbench(args):
         paths = result.save(out, prefix=prefix, plot=not args.no_plot)
         print(f"\n{title}")
         print(result.table())
+        print(_tabular_summary(result))
         print(f"\n{time.perf_counter() - start:.0f} s; written to "
               f"{', '.join(p for p in paths.values() if p)}")
     return 0

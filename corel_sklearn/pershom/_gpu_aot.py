@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 
 from corel_sklearn._files import atomic_write
-from corel_sklearn.pershom._prim_cpu import METRIC_CODES
+from corel_sklearn._validation import METRIC_CODES
 from corel_sklearn.pershom._prim_triton import (
     LAUNCH_NUMERICS,
     all_prim_configs,

@@ -8,23 +8,25 @@ backward applies the sign formula to them, on CUDA the B-1 edge lengths are reco
 torch ops. Gradients are therefore exact wherever the tree is locally constant (distinct
 pairwise distances), and the backward pass costs O(B * d) instead of going through the B x B
 distance matrix.
+
+The tree layer is public too, for code that builds its own autograd nodes on it (as
+:mod:`corel_sklearn.losses` does): :func:`spanning_trees`, :func:`death_time_loss` (COREL's
+loss on the trees, fused with them on the CPU) and :func:`edge_length_gradient`, with
+:func:`check_branched_points` for their argument checks.
 """
 
-import warnings
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from corel_sklearn._numba_runtime import compile_notice
-from corel_sklearn._validation import check_n_branches
+from corel_sklearn._validation import METRIC_CODES, check_n_branches
+from corel_sklearn._warnings import warn
+from corel_sklearn.pershom._cpu_trees import branch_mst_cpu, connectivity_loss_cpu
 from corel_sklearn.pershom._gpu_dispatch import gpu_msts
-from corel_sklearn.pershom._prim_cpu import (
-    METRIC_CODES,
-    branch_mst_cpu,
-    connectivity_loss_cpu,
-    edge_length_gradient_cpu,
-    matrix_mst_cpu,
-)
+from corel_sklearn.pershom._prim_cpu import matrix_mst_cpu
+from corel_sklearn.pershom._tree_loss import edge_length_gradient_cpu
 
 METRICS = tuple(METRIC_CODES)
 
@@ -66,9 +68,30 @@ def _check_metric(metric):
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}.")
 
 
-def check_branch_args(points, name, n_branches, metric):
-    """Checks of a batch of branched codes; finiteness is checked later, where it costs nothing
-    (on the CPU, on the array the kernel reads)."""
+def check_branched_points(points, n_branches=1, metric="l1", name="points"):
+    """Raise a clear error unless ``points`` is a batch of codes the tree functions take.
+
+    A 2-D floating tensor with at least one point and one coordinate, ``n_branches`` dividing
+    its width, ``metric`` one of :data:`METRICS`. Finiteness is checked later, where it costs
+    nothing (on the CPU, on the array the kernel reads).
+
+    Parameters
+    ----------
+    points : torch.Tensor of shape (B, n_branches * width)
+    n_branches : int, default=1
+    metric : {"l1", "l2", "linf"}, default="l1"
+    name : str, default="points"
+        How the error messages call ``points`` (the caller's parameter name).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from corel_sklearn.pershom import check_branched_points
+    >>> check_branched_points(torch.zeros(4, 6), n_branches=4)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_branches=4 must be a positive divisor of the number of dimensions (6); ...
+    """
     _check_points(points, name, check_finite=False)
     _check_metric(metric)
     check_n_branches(n_branches, points.shape[1])
@@ -105,11 +128,20 @@ def _kernel_array(points):
     return array.numpy()
 
 
-def cpu_msts(points, n_branches, metric, eta=None, **loss_options):
+def _uses_compiled_kernels(points):
+    """Whether ``points`` go to the compiled CPU kernels (else: the GPU algorithms, torch ops).
+
+    The CUDA code paths run on CPU tensors too (Borůvka's torch ops, Triton's interpreter):
+    tests patch this to exercise them without a GPU.
+    """
+    return points.device.type == "cpu"
+
+
+def _cpu_msts(points, n_branches, metric, eta=None, **loss_options):
     """MST edges and lengths of each branch as numpy arrays, checked for NaN/inf and overflow.
 
     With ``eta``, COREL's loss on the trees too: the results of
-    :func:`~corel_sklearn.pershom._prim_cpu.connectivity_loss_cpu` (``loss_options`` go to it).
+    :func:`~corel_sklearn.pershom._cpu_trees.connectivity_loss_cpu` (``loss_options`` go to it).
     The checks run here, on the numpy arrays the kernel reads and writes anyway. CUDA input is
     not checked: a check would stall the asynchronous GPU pipeline once per batch, and a
     non-finite code makes the loss NaN, which the training loop reports.
@@ -117,7 +149,7 @@ def cpu_msts(points, n_branches, metric, eta=None, **loss_options):
     array = _kernel_array(points)
     if not np.isfinite(array).all():
         raise ValueError(_NON_FINITE_MESSAGE.format("points"))
-    with compile_notice("persistence", "30 s"):
+    with compile_notice("persistence", "a minute"):
         if eta is None:
             results = branch_mst_cpu(array, n_branches, metric)
         else:
@@ -132,7 +164,7 @@ def cpu_msts(points, n_branches, metric, eta=None, **loss_options):
     return results
 
 
-def cuda_trees(points, n_branches, metric):
+def _device_trees(points, n_branches, metric):
     """MST edges (n_branches, B-1, 2) long and lengths (n_branches, B-1) of CUDA points.
 
     Both on the points' device, lengths in their dtype (float32 or float64), sorted per
@@ -144,26 +176,187 @@ def cuda_trees(points, n_branches, metric):
     if trees is not None:
         return trees
     if not _warned_cuda_fallback:
-        warnings.warn(
-            "triton is not installed: the MST of CUDA tensors is computed on the CPU "
-            "(one host round trip per batch). `pip install triton` for the GPU kernel.",
-            RuntimeWarning,
-            stacklevel=4,
-        )
+        warn("triton is not installed: the MST of CUDA tensors is computed on the CPU "
+             "(one host round trip per batch). `pip install triton` for the GPU kernel.",
+             RuntimeWarning)
         _warned_cuda_fallback = True
-    edges, lengths = cpu_msts(points, n_branches, metric)
+    edges, lengths = _cpu_msts(points, n_branches, metric)
     dtype = points.dtype if points.dtype in (torch.float32, torch.float64) else torch.float32
     return (torch.from_numpy(edges).to(points.device, non_blocking=True),
             torch.from_numpy(lengths).to(device=points.device, dtype=dtype))
 
 
-def edge_length_gradient(points, edges, weights, n_branches, metric):
-    """Gradient of ``sum(weights * lengths of edges)`` w.r.t. ``points``, with torch ops.
+def spanning_trees(points, n_branches=1, metric="l1"):
+    """Minimum spanning tree of each branch of a batch of points, without autograd.
+
+    The trees behind :func:`branch_death_times`: on the CPU from the compiled dense Prim
+    kernel, on CUDA from the Triton Prim kernel or Borůvka rounds (whichever the cost model
+    picks; without triton, from the CPU kernel with a warning). The same tie rule everywhere:
+    Prim from vertex 0, the smallest key, then the smallest vertex index.
+
+    Parameters
+    ----------
+    points : torch.Tensor of shape (B, n_branches * width)
+        A batch of codes, floating, on any device. CPU input with NaN or inf raises.
+    n_branches : int, default=1
+        Number of branches (contiguous slices of the coordinates); must divide the width.
+    metric : {"l1", "l2", "linf"}, default="l1"
+        Distance within a branch.
+
+    Returns
+    -------
+    edges : torch.LongTensor of shape (n_branches, B-1, 2)
+        Each branch's tree edges ``(i, j)`` (row indices into ``points``), on the points'
+        device.
+    lengths : torch.Tensor of shape (n_branches, B-1)
+        Their lengths (the death times), sorted increasingly within each branch (stably: tied
+        edges keep Prim's order), in the points' dtype (float32 for half precision on CUDA).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from corel_sklearn.pershom import spanning_trees
+    >>> edges, lengths = spanning_trees(torch.tensor([[0.0], [3.0], [1.0]]))
+    >>> edges
+    tensor([[[0, 2],
+             [2, 1]]])
+    >>> lengths
+    tensor([[1., 2.]])
+    """
+    check_branched_points(points, n_branches, metric)
+    if not _uses_compiled_kernels(points):
+        return _device_trees(points, n_branches, metric)
+    edges, lengths = _cpu_msts(points, n_branches, metric)
+    return torch.from_numpy(edges), torch.from_numpy(lengths).to(points.dtype)
+
+
+class DeathTimeLoss(NamedTuple):
+    """What :func:`death_time_loss` returns: ``(losses, slopes, edges, gradient)``."""
+
+    losses: torch.Tensor
+    slopes: torch.Tensor
+    edges: torch.Tensor
+    gradient: torch.Tensor | None
+
+
+def death_time_loss(points, eta, n_branches=1, metric="l1", weight=1.0, with_gradient=False):
+    """Per branch, the sum of ``|eta - death|`` over the non-zero death times, without autograd.
+
+    COREL's connectivity loss before its reduction over branches (what
+    :func:`corel_sklearn.losses.connectivity_loss` differentiates), with what its gradient
+    needs. On the CPU one compiled call finds the trees and, in the same pass, the loss, the
+    slopes and (``with_gradient``) the gradient; on CUDA the trees of :func:`spanning_trees`
+    and a few torch ops. Zero-length bars (duplicate points) do not count.
+
+    Parameters
+    ----------
+    points : torch.Tensor of shape (B, n_branches * width)
+        A batch of codes, floating, on any device. CPU input with NaN or inf raises.
+    eta : float
+        The target death time.
+    n_branches : int, default=1
+        Number of branches; must divide the width.
+    metric : {"l1", "l2", "linf"}, default="l1"
+        Distance within a branch.
+    weight : float, default=1.0
+        Scales the slopes and the gradient (e.g. ``1 / n_branches`` for a mean).
+    with_gradient : bool, default=False
+        Also compute the gradient of ``weight * losses.sum()`` w.r.t. ``points``.
+
+    Returns
+    -------
+    result : DeathTimeLoss
+        A named tuple:
+
+        - ``losses``, shape (n_branches,): float64 on the CPU (summed in double precision),
+          the points' dtype on CUDA;
+        - ``slopes``, shape (n_branches, B-1): ``weight * sign(death - eta)`` per tree edge,
+          the derivative of ``weight * loss`` w.r.t. that death time (0 at ``eta`` and for
+          zero-length bars, as torch's subgradient of ``abs``);
+        - ``edges``, shape (n_branches, B-1, 2): the tree edges, as :func:`spanning_trees`;
+        - ``gradient``, shape (B, n_branches * width), or None without ``with_gradient``.
+
+        ``slopes`` and ``gradient`` are in the dtype the kernels compute in: the points'
+        (float32 for half precision on the CPU).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from corel_sklearn.pershom import death_time_loss
+    >>> z = torch.tensor([[0.0], [2.0], [5.0]])
+    >>> result = death_time_loss(z, eta=2.0, with_gradient=True)  # deaths 2 and 3
+    >>> result.losses
+    tensor([1.], dtype=torch.float64)
+    >>> result.gradient.ravel()
+    tensor([ 0., -1.,  1.])
+    """
+    check_branched_points(points, n_branches, metric)
+    eta, weight = float(eta), float(weight)
+    if not _uses_compiled_kernels(points):
+        edges, deaths = _device_trees(points, n_branches, metric)
+        deaths = deaths.to(points.dtype)
+        counted = deaths > 0
+        losses = torch.where(counted, (eta - deaths).abs(), 0.0).sum(-1)
+        slopes = torch.where(counted, (deaths - eta).sign(), 0.0)
+        if weight != 1.0:
+            slopes = slopes * weight
+        gradient = (_edge_length_gradient_torch(points, edges, slopes, n_branches, metric)
+                    if with_gradient else None)
+        return DeathTimeLoss(losses, slopes, edges, gradient)
+    edges, _, losses, slopes, gradient = _cpu_msts(
+        points, n_branches, metric, eta=eta, weight=weight, with_gradient=bool(with_gradient))
+    return DeathTimeLoss(torch.from_numpy(losses), torch.from_numpy(slopes),
+                         torch.from_numpy(edges),
+                         None if gradient is None else torch.from_numpy(gradient))
+
+
+def edge_length_gradient(points, edges, weights, n_branches=1, metric="l1"):
+    """Gradient of ``sum(weights * lengths of edges)`` w.r.t. ``points``, without autograd.
 
     The (sub)gradients torch's autograd gives through :func:`edge_lengths` (l1: sign(0) = 0;
     l2: 0 on zero-length edges; l-infinity: split evenly among tied maximal coordinates), in
-    a handful of ops on any device. ``weights`` has shape (n_branches, k).
+    O(k * width) work per branch: a compiled pass on the CPU, a handful of torch ops on CUDA.
+
+    Parameters
+    ----------
+    points : torch.Tensor of shape (B, n_branches * width)
+    edges : torch.LongTensor of shape (n_branches, k, 2)
+        Index pairs into the rows of ``points``, per branch (e.g. tree edges).
+    weights : torch.Tensor of shape (n_branches, k)
+        One weight per edge.
+    n_branches : int, default=1
+    metric : {"l1", "l2", "linf"}, default="l1"
+
+    Returns
+    -------
+    gradient : torch.Tensor of shape (B, n_branches * width)
+        In the points' dtype, on their device.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from corel_sklearn.pershom import edge_length_gradient
+    >>> points = torch.tensor([[0.0, 0.0], [3.0, -4.0]])
+    >>> edge_length_gradient(points, torch.tensor([[[0, 1]]]), torch.tensor([[2.0]]))
+    tensor([[-2.,  2.],
+            [ 2., -2.]])
     """
+    check_branched_points(points, n_branches, metric)
+    if edges.dim() != 3 or edges.shape[0] != n_branches or edges.shape[2] != 2:
+        raise ValueError(f"edges must have shape (n_branches={n_branches}, k, 2), got "
+                         f"{tuple(edges.shape)}.")
+    if tuple(weights.shape) != tuple(edges.shape[:2]):
+        raise ValueError(f"weights must have shape {tuple(edges.shape[:2])} (one per edge), "
+                         f"got {tuple(weights.shape)}.")
+    if not _uses_compiled_kernels(points):
+        return _edge_length_gradient_torch(points, edges, weights, n_branches, metric)
+    gradient = edge_length_gradient_cpu(_kernel_array(points), edges.numpy(),
+                                        weights.detach().numpy(), metric)
+    return torch.from_numpy(gradient).to(points.dtype)
+
+
+def _edge_length_gradient_torch(points, edges, weights, n_branches, metric):
+    """:func:`edge_length_gradient` in a handful of torch ops, on any device."""
     n, dim = points.shape
     width = dim // n_branches
     branches = points.detach().view(n, n_branches, width)
@@ -186,11 +379,6 @@ def edge_length_gradient(points, edges, weights, n_branches, metric):
     return grad.view(n, dim)
 
 
-def _cuda_mst_edges(points, n_branches, metric):
-    """MST edges (n_branches, B-1, 2) of CUDA points, as a long tensor on their device."""
-    return cuda_trees(points, n_branches, metric)[0]
-
-
 class _CpuBranchDeathTimes(torch.autograd.Function):
     """Death times of CPU points: the kernel's edge lengths, with a compiled backward.
 
@@ -201,7 +389,7 @@ class _CpuBranchDeathTimes(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, points, n_branches, metric):
-        edges, lengths = cpu_msts(points, n_branches, metric)
+        edges, lengths = _cpu_msts(points, n_branches, metric)
         edges = torch.from_numpy(edges)
         ctx.save_for_backward(points, edges)
         ctx.n_branches, ctx.metric = n_branches, metric
@@ -286,10 +474,10 @@ def branch_death_times(points, n_branches=1, metric="l1"):
     tensor([[1., 2.],
             [0., 5.]])
     """
-    check_branch_args(points, "points", n_branches, metric)
-    if points.device.type == "cpu":
+    check_branched_points(points, n_branches, metric)
+    if _uses_compiled_kernels(points):
         return _CpuBranchDeathTimes.apply(points, n_branches, metric)
-    edges = _cuda_mst_edges(points, n_branches, metric)
+    edges, _ = _device_trees(points, n_branches, metric)
     return edge_lengths(points, edges, n_branches, metric), edges
 
 

@@ -36,7 +36,7 @@ import functools
 
 import torch
 
-from corel_sklearn.pershom._prim_cpu import METRIC_CODES
+from corel_sklearn._validation import METRIC_CODES
 
 # Largest cloud whose Prim state (keys, parents, free mask) stays in registers. At most
 # 2046: the resident float32 kernel packs a key's bits, its index and its parent (11 bits
