@@ -521,7 +521,7 @@ def _slot_insert(s, v, pos, k, fast_v, fast_pos, n_fast, exact_v, n_exact, bound
     return t
 
 
-@nb.njit(fastmath=_FASTMATH)
+@nb.njit(fastmath=_FASTMATH, inline="always")
 def _slot_block(s, acc, m, t, block, k, fast_v, fast_pos, n_fast, exact_v, n_exact, bounds,
                 mins, smallest, metric, query, q_start, width, packed, block_offsets,
                 block_sizes, padded, branch):
@@ -555,7 +555,7 @@ def _slot_block(s, acc, m, t, block, k, fast_v, fast_pos, n_fast, exact_v, n_exa
     return t
 
 
-@nb.njit(fastmath=_FASTMATH)
+@nb.njit(fastmath=_FASTMATH, inline="always")
 def _slot_kth(s, k, fast_v, fast_pos, n_fast, exact_v, n_exact, bounds, scratch, metric,
               query, q_start, width, packed, block_offsets, block_sizes, padded, branch):
     """The k-th smallest reference value of slot ``s`` (+inf with fewer than k entries)."""
