@@ -337,6 +337,54 @@ def _trailing_zeros(typingctx, x):
     return types.int64(types.int64), codegen
 
 
+@intrinsic
+def _lane_minima(typingctx, values, count, mins):
+    """``mins[l] = min(values[l::16][:count // 16])`` for the 16 lanes, in 256-bit vectors held
+    in registers (``count`` a multiple of 16; ``mins`` is left alone when it is 0).
+
+    A loop over a numba array of minima reloads and stores them on every step (it may alias
+    ``values``): twice the time of a distance pass over the same block.
+    """
+    if not isinstance(values, types.Array) or mins != values:
+        return None
+    lanes = 256 // values.dtype.bitwidth
+    n_vectors = _MIN_LANES // lanes
+
+    def codegen(context, builder, signature, args):
+        array = context.make_array(signature.args[0])(context, builder, args[0])
+        out = context.make_array(signature.args[2])(context, builder, args[2])
+        element = context.get_value_type(signature.args[0].dtype)
+        vector_type = ir.VectorType(element, lanes)
+        align = values.dtype.bitwidth // 8
+        n_steps = builder.udiv(args[1], ir.Constant(args[1].type, _MIN_LANES))
+        with builder.if_then(builder.icmp_signed(">", n_steps, ir.Constant(n_steps.type, 0))):
+            def load(base, v):
+                index = builder.add(base, ir.Constant(base.type, v * lanes))
+                pointer = builder.bitcast(builder.gep(array.data, [index]),
+                                          vector_type.as_pointer())
+                return builder.load(pointer, align=align)
+
+            slots = [cgutils.alloca_once(builder, vector_type) for _ in range(n_vectors)]
+            zero = ir.Constant(n_steps.type, 0)
+            for v in range(n_vectors):
+                builder.store(load(zero, v), slots[v])
+            with cgutils.for_range_slice(builder, ir.Constant(n_steps.type, 1), n_steps,
+                                         ir.Constant(n_steps.type, 1)) as (step, _):
+                base = builder.mul(step, ir.Constant(step.type, _MIN_LANES))
+                for v in range(n_vectors):
+                    x = load(base, v)
+                    current = builder.load(slots[v])
+                    smaller = builder.fcmp_ordered("<", x, current)
+                    builder.store(builder.select(smaller, x, current), slots[v])
+            for v in range(n_vectors):
+                pointer = builder.bitcast(
+                    builder.gep(out.data, [ir.Constant(n_steps.type, v * lanes)]),
+                    vector_type.as_pointer())
+                builder.store(builder.load(slots[v]), pointer, align=align)
+        return context.get_dummy_value()
+    return types.none(values, types.intp, mins), codegen
+
+
 @nb.njit(fastmath=_FASTMATH, inline="always")
 def _pass_candidates(metric, qa, qb, c, r0, r1, acc_a, acc_b, m, ta, tb):
     """Last two coordinates fused with the candidate test: (#v <= ta, #v <= tb).
@@ -416,9 +464,7 @@ def _block_kth_bound(acc, m, k, mins, smallest):
     for lane in range(_MIN_LANES):
         mins[lane] = np.inf
     full = m - m % _MIN_LANES
-    for j0 in range(0, full, _MIN_LANES):
-        for lane in range(_MIN_LANES):
-            mins[lane] = min(mins[lane], acc[j0 + lane])
+    _lane_minima(acc, full, mins)
     for j in range(full, m):
         mins[j - full] = min(mins[j - full], acc[j])
     for i in range(k):
@@ -490,25 +536,16 @@ def _slot_to_exact(s, k, fast_v, fast_pos, n_fast, exact_v, n_exact, metric, que
 
 
 @nb.njit(fastmath=_FASTMATH, inline="always")
-def _slot_insert(s, v, pos, k, fast_v, fast_pos, n_fast, exact_v, n_exact, bounds, metric,
-                 query, q_start, width, packed, block_offsets, block_sizes, padded, branch):
-    """Add the anchor at ``pos`` with fast value ``v`` to slot ``s``; return its new bound T."""
+def _slot_trim(s, k, fast_v, n_fast, exact_v, n_exact, bounds):
+    """Drop slot ``s``'s entries that cannot be among its k nearest; return its bound T.
+
+    T is +inf while the slot holds fewer than k entries.
+    """
     capacity = fast_v.shape[0] // n_fast.shape[0]
-    if n_fast[s] == capacity:
-        _slot_to_exact(s, k, fast_v, fast_pos, n_fast, exact_v, n_exact, metric, query,
-                       q_start, width, packed, block_offsets, block_sizes, padded, branch)
     f0 = s * capacity
     n = n_fast[s]
-    p = n
-    while p > 0 and fast_v[f0 + p - 1] > v:
-        fast_v[f0 + p] = fast_v[f0 + p - 1]
-        fast_pos[f0 + p] = fast_pos[f0 + p - 1]
-        p -= 1
-    fast_v[f0 + p] = v
-    fast_pos[f0 + p] = pos
-    n += 1
-    t = fast_v.dtype.type(np.inf)
     n_ex = n_exact[s]
+    t = fast_v.dtype.type(np.inf)
     if n + n_ex >= k:
         h = _kth_upper(s, k, n, fast_v, n_exact, exact_v, bounds)
         t = _fast_bound(h, bounds, fast_v)
@@ -517,8 +554,45 @@ def _slot_insert(s, v, pos, k, fast_v, fast_pos, n_fast, exact_v, n_exact, bound
         while n_ex > 0 and exact_v[s * k + n_ex - 1] > h:
             n_ex -= 1
         n_exact[s] = n_ex
-    n_fast[s] = n
+        n_fast[s] = n
     return t
+
+
+@nb.njit(fastmath=_FASTMATH, inline="always")
+def _slot_push(s, v, pos, fast_v, fast_pos, n_fast):
+    """Insert the anchor at ``pos`` with fast value ``v`` into slot ``s``'s (not full) list."""
+    capacity = fast_v.shape[0] // n_fast.shape[0]
+    f0 = s * capacity
+    p = n_fast[s]
+    while p > 0 and fast_v[f0 + p - 1] > v:
+        fast_v[f0 + p] = fast_v[f0 + p - 1]
+        fast_pos[f0 + p] = fast_pos[f0 + p - 1]
+        p -= 1
+    fast_v[f0 + p] = v
+    fast_pos[f0 + p] = pos
+    n_fast[s] += 1
+
+
+@nb.njit(fastmath=_FASTMATH, inline="always")
+def _slot_add(s, v, pos, scan, k, fast_v, fast_pos, n_fast, exact_v, n_exact, bounds, metric,
+              query, q_start, width, packed, block_offsets, block_sizes, padded, branch):
+    """Add the anchor at ``pos`` (fast value ``v <= scan``) to slot ``s``; return the scan
+    bound, tightened when the list was full.
+
+    The bound T is recomputed only when the list fills up (and at the end of each block, by
+    the caller): entries kept longer than needed are harmless, and a block's candidates
+    cost one sorted insertion each.
+    """
+    capacity = fast_v.shape[0] // n_fast.shape[0]
+    if n_fast[s] == capacity:
+        scan = min(scan, _slot_trim(s, k, fast_v, n_fast, exact_v, n_exact, bounds))
+        if v > scan:
+            return scan
+        if n_fast[s] == capacity:  # more near-ties than the list holds
+            _slot_to_exact(s, k, fast_v, fast_pos, n_fast, exact_v, n_exact, metric, query,
+                           q_start, width, packed, block_offsets, block_sizes, padded, branch)
+    _slot_push(s, v, pos, fast_v, fast_pos, n_fast)
+    return scan
 
 
 @nb.njit(fastmath=_FASTMATH, inline="always")
@@ -541,18 +615,16 @@ def _slot_block(s, acc, m, t, block, k, fast_v, fast_pos, n_fast, exact_v, n_exa
             mask &= mask - 1
             v = acc[j]
             if v <= scan:
-                t = _slot_insert(s, v, pos0 + j, k, fast_v, fast_pos, n_fast, exact_v,
+                scan = _slot_add(s, v, pos0 + j, scan, k, fast_v, fast_pos, n_fast, exact_v,
                                  n_exact, bounds, metric, query, q_start, width, packed,
                                  block_offsets, block_sizes, padded, branch)
-                scan = min(scan, t)
     for j in range(full, m):
         v = acc[j]
         if v <= scan:
-            t = _slot_insert(s, v, pos0 + j, k, fast_v, fast_pos, n_fast, exact_v, n_exact,
-                             bounds, metric, query, q_start, width, packed, block_offsets,
-                             block_sizes, padded, branch)
-            scan = min(scan, t)
-    return t
+            scan = _slot_add(s, v, pos0 + j, scan, k, fast_v, fast_pos, n_fast, exact_v,
+                             n_exact, bounds, metric, query, q_start, width, packed,
+                             block_offsets, block_sizes, padded, branch)
+    return _slot_trim(s, k, fast_v, n_fast, exact_v, n_exact, bounds)
 
 
 @nb.njit(fastmath=_FASTMATH, inline="always")
@@ -831,7 +903,12 @@ def _tile_size(n_queries):
     many anchors a chunk holds few queries (``MAX_CHUNK_WORK``) and the blocks come from L3 or
     memory: a quarter of the tile size halved the rate at 100k anchors x 160 dims.
     """
-    return int(min(MAX_QUERY_TILE, max(2, -(-n_queries // nb.get_num_threads()))))
+    threads = nb.get_num_threads()
+    # Tiles in whole rounds of the threads: 7 tiles of 128 on 2 threads leave one thread idle
+    # for an eighth of the chunk; 8 tiles of 105 do not.
+    rounds = -(-n_queries // (threads * MAX_QUERY_TILE))
+    tile = -(-n_queries // (threads * rounds))
+    return int(min(MAX_QUERY_TILE, max(2, tile + tile % 2)))  # queries go in pairs
 
 
 def count_chunk(packed_anchors, queries, lo, hi, threshold, metric, query_groups=None):
