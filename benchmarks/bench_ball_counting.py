@@ -19,6 +19,8 @@ The rate is query x anchor pairs per second (one pair = 160 coordinates). Method
 - sklearn knn: ``NearestNeighbors(algorithm="brute", metric="manhattan").kneighbors(
   n_neighbors=5)``, its 5th distance (OpenMP threads), compared with ours-kth to float32
   precision (it returns float32 distances for float32 input);
+- sklearn KDTree: ``KDTree(metric="manhattan").query(k=5)``, its 5th distance (single-threaded;
+  tree construction not timed), which must equal ours-kth bit for bit;
 - sklearn brute: ``NearestNeighbors(algorithm="brute", metric="manhattan", radius=r)
   .radius_neighbors`` (neighbour lists, then their lengths; OpenMP threads);
 - sklearn BallTree: ``BallTree(metric="manhattan").query_radius(count_only=True)``
@@ -34,6 +36,8 @@ ours-kth.
 
     python benchmarks/bench_ball_counting.py              # ~1-2 min on 2 cores
     python benchmarks/bench_ball_counting.py --quick      # smoke test, seconds
+    python benchmarks/bench_ball_counting.py --configs code images --anchors 1000 10000 \
+        --methods knn kdtree                              # COREL's code shapes, k-th kernel
 """
 
 import argparse
@@ -45,7 +49,7 @@ import time
 import numba
 import numpy as np
 import sklearn
-from sklearn.neighbors import BallTree, NearestNeighbors
+from sklearn.neighbors import BallTree, KDTree, NearestNeighbors
 
 from corel_sklearn.ball_counting import (
     _cpu,
@@ -63,21 +67,25 @@ SHAPES = {"code": (1, 128, 1.0), "images": (16, 128, 0.35)}
 # Queries per method and anchor count (about 0.2-1 s each on 2 cores).
 QUERIES = {
     "ball": {
-        120: {"ours": 150_000, "brute": 60_000, "balltree": 20_000, "faiss": 100_000,
-              "knn": 60_000},
-        5_000: {"ours": 10_000, "brute": 2_000, "balltree": 500, "faiss": 10_000, "knn": 2_000},
-        100_000: {"ours": 600, "brute": 100, "balltree": 20, "faiss": 600, "knn": 100},
+        120: {"ours": 150_000, "brute": 60_000, "balltree": 20_000, "kdtree": 20_000,
+              "faiss": 100_000, "knn": 60_000},
+        5_000: {"ours": 10_000, "brute": 2_000, "balltree": 500, "kdtree": 500,
+                "faiss": 10_000, "knn": 2_000},
+        100_000: {"ours": 600, "brute": 100, "balltree": 20, "kdtree": 20, "faiss": 600,
+                  "knn": 100},
     },
     "branches": {
-        120: {"ours": 100_000, "brute": 10_000, "balltree": 5_000, "faiss": 20_000,
-              "knn": 10_000},
-        5_000: {"ours": 6_000, "brute": 200, "balltree": 150, "faiss": 1_000, "knn": 200},
-        100_000: {"ours": 500, "brute": 10, "balltree": 10, "faiss": 30, "knn": 10},
+        120: {"ours": 100_000, "brute": 10_000, "balltree": 5_000, "kdtree": 5_000,
+              "faiss": 20_000, "knn": 10_000},
+        5_000: {"ours": 6_000, "brute": 200, "balltree": 150, "kdtree": 150, "faiss": 1_000,
+                "knn": 200},
+        100_000: {"ours": 500, "brute": 10, "balltree": 10, "kdtree": 10, "faiss": 30,
+                  "knn": 10},
     },
 }
 # Other anchor counts and shapes: query-anchor pairs per method (at d = 160; scaled by 160 / d),
 # divided by 8 for peers that run once per branch when there are several branches.
-PAIRS = {"ours": 40e6, "brute": 8e6, "balltree": 2e6, "faiss": 40e6, "knn": 8e6}
+PAIRS = {"ours": 40e6, "brute": 8e6, "balltree": 2e6, "kdtree": 2e6, "faiss": 40e6, "knn": 8e6}
 N_NEIGHBORS = 5
 
 
@@ -154,6 +162,16 @@ def make_knn(anchors, n_branches, radius):
     def run(queries):
         return np.stack([m.kneighbors(q, N_NEIGHBORS)[0][:, -1]
                          for m, q in zip(models, branches(queries, n_branches), strict=True)],
+                        axis=1)
+    return run
+
+
+def make_kdtree(anchors, n_branches, radius):
+    trees = [KDTree(a, metric="manhattan") for a in branches(anchors, n_branches)]
+
+    def run(queries):
+        return np.stack([t.query(q, N_NEIGHBORS)[0][:, -1]
+                         for t, q in zip(trees, branches(queries, n_branches), strict=True)],
                         axis=1)
     return run
 
@@ -241,7 +259,8 @@ def bench(config, n_anchors, dims, makers, repeats, quick, rng):
         if m == "knn":  # scikit-learn returns float32 distances for float32 input
             differ[m] = int((np.abs(out - reference_kth) > 1e-5 * reference_kth).sum())
         else:
-            expected = reference_kth if m.startswith("ours-kth") else reference
+            # KDTree's float64 distances of the float32 input are ours bit for bit
+            expected = reference_kth if m.startswith("ours-kth") or m == "kdtree" else reference
             differ[m] = int((out != expected).sum())
     times = {m: [] for m in runners}
     for _ in range(repeats):
@@ -277,7 +296,8 @@ def main():
     repeats = 1 if args.quick else args.repeats
 
     makers = {"ceiling": make_ceiling, "ours": make_ours, "ours-kth": make_ours_kth,
-              "knn": make_knn, "brute": make_brute, "balltree": make_balltree}
+              "knn": make_knn, "kdtree": make_kdtree, "brute": make_brute,
+              "balltree": make_balltree}
     try:
         import faiss
 
@@ -302,14 +322,17 @@ def main():
     rng = np.random.default_rng(0)
     summary = [(config, n, bench(config, n, args.dims, makers, repeats, args.quick, rng))
                for config in args.configs for n in args.anchors]
-    print("\nsummary, M pairs/s; count and kth as % of the ceiling, kth / sklearn knn")
+    print("\nsummary, M pairs/s; count and kth as % of the ceiling, kth / sklearn kneighbors "
+          "(brute) and KDTree.query")
     print(f"  {'config':9s} {'anchors':>8s} | " + " | ".join(f"{m:>9s}" for m in makers)
-          + " | count % | kth % | kth/knn")
+          + " | count % | kth % | kth/knn | kth/kdtree")
     for config, n, rates in summary:
+        ratio = {m: (f"{rates['ours-kth'] / rates[m]:6.1f}x" if m in rates else "     -")
+                 for m in ("knn", "kdtree")}
         print(f"  {config:9s} {n:>8,} | " + " | ".join(f"{rates[m]:9.1f}" for m in makers)
               + f" | {100 * rates['ours'] / rates['ceiling']:6.1f}  "
               + f"| {100 * rates['ours-kth'] / rates['ceiling']:5.1f} "
-              + (f"| {rates['ours-kth'] / rates['knn']:6.1f}x" if "knn" in rates else "|"))
+              + f"| {ratio['knn']} | {ratio['kdtree']}")
 
 
 if __name__ == "__main__":

@@ -481,14 +481,19 @@ def _block_kth_bound(acc, m, k, mins, smallest):
 
 
 @nb.njit(fastmath=_FASTMATH, inline="always")
-def _anchor_reference(metric, query, q_start, width, packed, block_offsets, block_sizes,
-                      padded, branch, pos):
-    """Reference value of the query's branch and the anchor at ``pos`` (block * BLOCK_SIZE + j)."""
+def _anchor_reference(metric, query, q_start, width, rows, block_starts, branch, pos):
+    """Reference value of the query's branch and the anchor at ``pos`` (block * BLOCK_SIZE + j).
+
+    Read from the row-major anchors ``rows`` (the packed dtype holds the input values exactly):
+    one contiguous slice, where the column-major block would cost a cache line per coordinate.
+    """
     b = pos // BLOCK_SIZE
-    j = pos - b * BLOCK_SIZE
-    m = block_sizes[b]
-    return _reference_distance(metric, query, q_start, packed,
-                               block_offsets[b] + branch * padded * m, m, j, width)
+    row = block_starts[b] + pos - b * BLOCK_SIZE
+    a_start = branch * width
+    d = 0.0
+    for c in range(width):
+        d = _reference_step(metric, d, query[q_start + c], rows[row, a_start + c])
+    return d
 
 
 @nb.njit(fastmath=_FASTMATH, inline="always")
@@ -515,15 +520,15 @@ def _kth_upper(s, k, n, fast_v, n_exact, exact_v, bounds):
 
 @nb.njit(fastmath=_FASTMATH)
 def _slot_to_exact(s, k, fast_v, fast_pos, n_fast, exact_v, n_exact, metric, query, q_start,
-                   width, packed, block_offsets, block_sizes, padded, branch):
+                   width, rows, block_starts, branch):
     """Replace slot ``s``'s fast entries by their reference values, keeping the k smallest."""
     capacity = fast_v.shape[0] // n_fast.shape[0]
     f0 = s * capacity
     e0 = s * k
     n_ex = n_exact[s]
     for i in range(n_fast[s]):
-        d = _anchor_reference(metric, query, q_start, width, packed, block_offsets,
-                              block_sizes, padded, branch, fast_pos[f0 + i])
+        d = _anchor_reference(metric, query, q_start, width, rows, block_starts,
+                              branch, fast_pos[f0 + i])
         if n_ex < k or d < exact_v[e0 + k - 1]:
             p = n_ex if n_ex < k else k - 1
             while p > 0 and exact_v[e0 + p - 1] > d:
@@ -575,7 +580,7 @@ def _slot_push(s, v, pos, fast_v, fast_pos, n_fast):
 
 @nb.njit(fastmath=_FASTMATH, inline="always")
 def _slot_add(s, v, pos, scan, k, fast_v, fast_pos, n_fast, exact_v, n_exact, bounds, metric,
-              query, q_start, width, packed, block_offsets, block_sizes, padded, branch):
+              query, q_start, width, rows, block_starts, branch):
     """Add the anchor at ``pos`` (fast value ``v <= scan``) to slot ``s``; return the scan
     bound, tightened when the list was full.
 
@@ -590,15 +595,15 @@ def _slot_add(s, v, pos, scan, k, fast_v, fast_pos, n_fast, exact_v, n_exact, bo
             return scan
         if n_fast[s] == capacity:  # more near-ties than the list holds
             _slot_to_exact(s, k, fast_v, fast_pos, n_fast, exact_v, n_exact, metric, query,
-                           q_start, width, packed, block_offsets, block_sizes, padded, branch)
+                           q_start, width, rows, block_starts, branch)
     _slot_push(s, v, pos, fast_v, fast_pos, n_fast)
     return scan
 
 
 @nb.njit(fastmath=_FASTMATH, inline="always")
 def _slot_block(s, acc, m, t, block, k, fast_v, fast_pos, n_fast, exact_v, n_exact, bounds,
-                mins, smallest, metric, query, q_start, width, packed, block_offsets,
-                block_sizes, padded, branch):
+                mins, smallest, metric, query, q_start, width, rows, block_starts,
+                branch):
     """Fold the fast values ``acc[:m]`` of one block into slot ``s`` (bound ``t``); return the
     slot's new bound."""
     scan = t
@@ -616,20 +621,20 @@ def _slot_block(s, acc, m, t, block, k, fast_v, fast_pos, n_fast, exact_v, n_exa
             v = acc[j]
             if v <= scan:
                 scan = _slot_add(s, v, pos0 + j, scan, k, fast_v, fast_pos, n_fast, exact_v,
-                                 n_exact, bounds, metric, query, q_start, width, packed,
-                                 block_offsets, block_sizes, padded, branch)
+                                 n_exact, bounds, metric, query, q_start, width, rows,
+                                 block_starts, branch)
     for j in range(full, m):
         v = acc[j]
         if v <= scan:
             scan = _slot_add(s, v, pos0 + j, scan, k, fast_v, fast_pos, n_fast, exact_v,
-                             n_exact, bounds, metric, query, q_start, width, packed,
-                             block_offsets, block_sizes, padded, branch)
+                             n_exact, bounds, metric, query, q_start, width, rows,
+                             block_starts, branch)
     return _slot_trim(s, k, fast_v, n_fast, exact_v, n_exact, bounds)
 
 
 @nb.njit(fastmath=_FASTMATH, inline="always")
 def _slot_kth(s, k, fast_v, fast_pos, n_fast, exact_v, n_exact, bounds, scratch, metric,
-              query, q_start, width, packed, block_offsets, block_sizes, padded, branch):
+              query, q_start, width, rows, block_starts, branch):
     """The k-th smallest reference value of slot ``s`` (+inf with fewer than k entries)."""
     capacity = fast_v.shape[0] // n_fast.shape[0]
     f0 = s * capacity
@@ -649,12 +654,12 @@ def _slot_kth(s, k, fast_v, fast_pos, n_fast, exact_v, n_exact, bounds, scratch,
         while last < n and _lower_d64(fast_v[f0 + last], bounds) <= hi:
             last += 1
         if last - first == 1:
-            return _anchor_reference(metric, query, q_start, width, packed, block_offsets,
-                                     block_sizes, padded, branch, fast_pos[f0 + k - 1])
+            return _anchor_reference(metric, query, q_start, width, rows, block_starts,
+                                     branch, fast_pos[f0 + k - 1])
         count = last - first
         for i in range(count):
-            scratch[i] = _anchor_reference(metric, query, q_start, width, packed,
-                                           block_offsets, block_sizes, padded, branch,
+            scratch[i] = _anchor_reference(metric, query, q_start, width, rows,
+                                           block_starts, branch,
                                            fast_pos[f0 + first + i])
         rank = k - 1 - first
     else:
@@ -663,8 +668,8 @@ def _slot_kth(s, k, fast_v, fast_pos, n_fast, exact_v, n_exact, bounds, scratch,
             scratch[count] = exact_v[s * k + i]
             count += 1
         for i in range(n):
-            scratch[count] = _anchor_reference(metric, query, q_start, width, packed,
-                                               block_offsets, block_sizes, padded, branch,
+            scratch[count] = _anchor_reference(metric, query, q_start, width, rows,
+                                               block_starts, branch,
                                                fast_pos[f0 + i])
             count += 1
         rank = k - 1
@@ -680,8 +685,8 @@ def _slot_kth(s, k, fast_v, fast_pos, n_fast, exact_v, n_exact, bounds, scratch,
 
 @nb.njit(parallel=True, fastmath=_FASTMATH, cache=True)
 def _knn_kernel(queries, query_groups, packed, block_offsets, block_sizes, block_groups,
-                n_branches, width, metric, bounds, own_group_only, tile_size, thresholds,
-                fast_v, fast_pos, n_fast, exact_v, n_exact, kth):
+                rows, block_starts, n_branches, width, metric, bounds, own_group_only, tile_size,
+                thresholds, fast_v, fast_pos, n_fast, exact_v, n_exact, kth):
     """Per query, group and branch, the k-th smallest reference distance, into ``kth``.
 
     ``kth`` is (n_q, n_groups or 1, n_branches) float64 (squared for l2); the slot arrays hold
@@ -705,15 +710,17 @@ def _knn_kernel(queries, query_groups, packed, block_offsets, block_sizes, block
         scratch = np.empty(capacity + k, dtype=np.float64)
         i0 = tile * tile_size
         i1 = min(n_queries, i0 + tile_size)
-        for b in range(n_blocks):
-            group = block_groups[b]
-            if own_group_only and (group < query_groups[i0] or group > query_groups[i1 - 1]):
-                continue
-            out = 0 if own_group_only else group
-            m = block_sizes[b]
-            for kb in range(n_branches):
+        # Branches outermost: the slots of one branch (a 16th of the tile's lists with 16
+        # branches) stay in cache while all blocks pass; each slot meets the blocks in order.
+        for kb in range(n_branches):
+            q_start = kb * padded
+            for b in range(n_blocks):
+                group = block_groups[b]
+                if own_group_only and (group < query_groups[i0] or group > query_groups[i1 - 1]):
+                    continue
+                out = 0 if own_group_only else group
+                m = block_sizes[b]
                 base = block_offsets[b] + kb * padded * m
-                q_start = kb * padded
                 for i in range(i0, i1, 2):
                     ia = i
                     ib = min(i + 1, i1 - 1)
@@ -735,47 +742,47 @@ def _knn_kernel(queries, query_groups, packed, block_offsets, block_sizes, block
                         thresholds[sa] = _slot_block(
                             sa, acc_a, m, ta, b, k, fast_v, fast_pos, n_fast, exact_v,
                             n_exact, bounds, mins, smallest, metric, queries[ia], q_start,
-                            width, packed, block_offsets, block_sizes, padded, kb)
+                            width, rows, block_starts, kb)
                     if ib != ia and n_b > 0:
                         thresholds[sb] = _slot_block(
                             sb, acc_b, m, tb, b, k, fast_v, fast_pos, n_fast, exact_v,
                             n_exact, bounds, mins, smallest, metric, queries[ib], q_start,
-                            width, packed, block_offsets, block_sizes, padded, kb)
+                            width, rows, block_starts, kb)
         for i in range(i0, i1):
             for out in range(n_out):
                 for kb in range(n_branches):
                     kth[i, out, kb] = _slot_kth(
                         (i * n_out + out) * n_branches + kb, k, fast_v, fast_pos, n_fast,
                         exact_v, n_exact, bounds, scratch, metric, queries[i], kb * padded,
-                        width, packed, block_offsets, block_sizes, padded, kb)
+                        width, rows, block_starts, kb)
     return kth
 
 
 @nb.njit(cache=True)
-def _knn_l1(queries, query_groups, packed, block_offsets, block_sizes, block_groups,
-            n_branches, width, bounds, own_group_only, tile_size, thresholds, fast_v, fast_pos,
-            n_fast, exact_v, n_exact, kth):
+def _knn_l1(queries, query_groups, packed, block_offsets, block_sizes, block_groups, rows,
+            block_starts, n_branches, width, bounds, own_group_only, tile_size, thresholds,
+            fast_v, fast_pos, n_fast, exact_v, n_exact, kth):
     return _knn_kernel(queries, query_groups, packed, block_offsets, block_sizes, block_groups,
-                       n_branches, width, 0, bounds, own_group_only, tile_size, thresholds,
-                       fast_v, fast_pos, n_fast, exact_v, n_exact, kth)
+                       rows, block_starts, n_branches, width, 0, bounds, own_group_only,
+                       tile_size, thresholds, fast_v, fast_pos, n_fast, exact_v, n_exact, kth)
 
 
 @nb.njit(cache=True)
-def _knn_l2(queries, query_groups, packed, block_offsets, block_sizes, block_groups,
-            n_branches, width, bounds, own_group_only, tile_size, thresholds, fast_v, fast_pos,
-            n_fast, exact_v, n_exact, kth):
+def _knn_l2(queries, query_groups, packed, block_offsets, block_sizes, block_groups, rows,
+            block_starts, n_branches, width, bounds, own_group_only, tile_size, thresholds,
+            fast_v, fast_pos, n_fast, exact_v, n_exact, kth):
     return _knn_kernel(queries, query_groups, packed, block_offsets, block_sizes, block_groups,
-                       n_branches, width, 1, bounds, own_group_only, tile_size, thresholds,
-                       fast_v, fast_pos, n_fast, exact_v, n_exact, kth)
+                       rows, block_starts, n_branches, width, 1, bounds, own_group_only,
+                       tile_size, thresholds, fast_v, fast_pos, n_fast, exact_v, n_exact, kth)
 
 
 @nb.njit(cache=True)
-def _knn_linf(queries, query_groups, packed, block_offsets, block_sizes, block_groups,
-              n_branches, width, bounds, own_group_only, tile_size, thresholds, fast_v,
-              fast_pos, n_fast, exact_v, n_exact, kth):
+def _knn_linf(queries, query_groups, packed, block_offsets, block_sizes, block_groups, rows,
+              block_starts, n_branches, width, bounds, own_group_only, tile_size, thresholds,
+              fast_v, fast_pos, n_fast, exact_v, n_exact, kth):
     return _knn_kernel(queries, query_groups, packed, block_offsets, block_sizes, block_groups,
-                       n_branches, width, 2, bounds, own_group_only, tile_size, thresholds,
-                       fast_v, fast_pos, n_fast, exact_v, n_exact, kth)
+                       rows, block_starts, n_branches, width, 2, bounds, own_group_only,
+                       tile_size, thresholds, fast_v, fast_pos, n_fast, exact_v, n_exact, kth)
 
 
 _KNN_ENTRY = {"l1": _knn_l1, "l2": _knn_l2, "linf": _knn_linf}
@@ -848,9 +855,14 @@ class PackedAnchors:
         self.block_offsets = np.concatenate([[0], np.cumsum(self.block_sizes * stride)[:-1]])
         self.block_offsets = self.block_offsets.astype(np.int64)
         self.packed = np.empty(n_anchors * stride, dtype=dtype)
+        # Row-major anchors in the packed dtype (the input itself when it already is): the k-th
+        # kernel reads reference distances from contiguous rows.
+        self.rows = np.ascontiguousarray(anchors, dtype=dtype)
+        if not self.rows.flags.writeable:  # one specialisation of the kernels
+            self.rows = self.rows.copy()
         pack = _pack_blocks_serial if in_forked_child() else _pack_blocks
-        pack(np.ascontiguousarray(anchors, dtype=dtype), self.block_starts,
-                     self.block_sizes, self.block_offsets, n_branches, self.padded, self.packed)
+        pack(self.rows, self.block_starts, self.block_sizes, self.block_offsets, n_branches,
+             self.padded, self.packed)
 
     def pad_queries(self, queries):
         """Queries in the packed dtype, each branch zero-padded like the anchors."""
@@ -961,10 +973,11 @@ def kth_chunk(packed_anchors, queries, n_neighbors, metric, bounds, query_groups
     entries[metric](
         packed_anchors.pad_queries(queries), query_groups, packed_anchors.packed,
         packed_anchors.block_offsets, packed_anchors.block_sizes, packed_anchors.block_groups,
-        packed_anchors.n_branches, packed_anchors.width, np.asarray(bounds, dtype=np.float64),
+        packed_anchors.rows, packed_anchors.block_starts, packed_anchors.n_branches,
+        packed_anchors.width, np.asarray(bounds, dtype=np.float64),
         own_group_only, tile_size, np.full(n_slots, np.inf, dtype=dtype),
         np.empty(n_slots * capacity, dtype=dtype), np.empty(n_slots * capacity, dtype=np.int64),
-        np.zeros(n_slots, dtype=np.int64), np.empty(n_slots * k), np.zeros(n_slots, dtype=np.int64),
-        kth,
+        np.zeros(n_slots, dtype=np.int64), np.empty(n_slots * k),
+        np.zeros(n_slots, dtype=np.int64), kth,
     )
     return kth
