@@ -19,6 +19,8 @@ The rate is query x anchor pairs per second (one pair = 160 coordinates). Method
 - sklearn knn: ``NearestNeighbors(algorithm="brute", metric="manhattan").kneighbors(
   n_neighbors=5)``, its 5th distance (OpenMP threads), compared with ours-kth to float32
   precision (it returns float32 distances for float32 input);
+- sklearn KDTree: ``KDTree(metric="manhattan").query(k=5)``, its 5th distance (single-threaded;
+  tree construction not timed), which must equal ours-kth bit for bit;
 - sklearn brute: ``NearestNeighbors(algorithm="brute", metric="manhattan", radius=r)
   .radius_neighbors`` (neighbour lists, then their lengths; OpenMP threads);
 - sklearn BallTree: ``BallTree(metric="manhattan").query_radius(count_only=True)``
@@ -34,6 +36,8 @@ ours-kth.
 
     python benchmarks/bench_ball_counting.py              # ~1-2 min on 2 cores
     python benchmarks/bench_ball_counting.py --quick      # smoke test, seconds
+    python benchmarks/bench_ball_counting.py --configs code images --anchors 1000 10000 \
+        --methods knn kdtree                              # COREL's code shapes, k-th kernel
 """
 
 import argparse
@@ -45,7 +49,7 @@ import time
 import numba
 import numpy as np
 import sklearn
-from sklearn.neighbors import BallTree, NearestNeighbors
+from sklearn.neighbors import BallTree, KDTree, NearestNeighbors
 
 from corel_sklearn.ball_counting import (
     _cpu,
@@ -54,23 +58,34 @@ from corel_sklearn.ball_counting import (
 )
 
 D = 160
-# (n_branches, radius, data scale) per configuration
+# (n_branches, radius, data scale) per configuration at d = 160; ``--dims`` other than 160 (and
+# the ``code`` and ``images`` shapes) take the radius from the data: about 1 % of pairs inside.
 CONFIGS = {"ball": (1, 155.0, 1.0), "branches": (16, 2.0, 0.35)}
+# COREL's typical codes: one branch of 128 dimensions (tabular, k-NN scoring), and 16 branches
+# of 8 dimensions (images); both at d = 128.
+SHAPES = {"code": (1, 128, 1.0), "images": (16, 128, 0.35)}
 # Queries per method and anchor count (about 0.2-1 s each on 2 cores).
 QUERIES = {
     "ball": {
-        120: {"ours": 150_000, "brute": 60_000, "balltree": 20_000, "faiss": 100_000,
-              "knn": 60_000},
-        5_000: {"ours": 10_000, "brute": 2_000, "balltree": 500, "faiss": 10_000, "knn": 2_000},
-        100_000: {"ours": 600, "brute": 100, "balltree": 20, "faiss": 600, "knn": 100},
+        120: {"ours": 150_000, "brute": 60_000, "balltree": 20_000, "kdtree": 20_000,
+              "faiss": 100_000, "knn": 60_000},
+        5_000: {"ours": 10_000, "brute": 2_000, "balltree": 500, "kdtree": 500,
+                "faiss": 10_000, "knn": 2_000},
+        100_000: {"ours": 600, "brute": 100, "balltree": 20, "kdtree": 20, "faiss": 600,
+                  "knn": 100},
     },
     "branches": {
-        120: {"ours": 100_000, "brute": 10_000, "balltree": 5_000, "faiss": 20_000,
-              "knn": 10_000},
-        5_000: {"ours": 6_000, "brute": 200, "balltree": 150, "faiss": 1_000, "knn": 200},
-        100_000: {"ours": 500, "brute": 10, "balltree": 10, "faiss": 30, "knn": 10},
+        120: {"ours": 100_000, "brute": 10_000, "balltree": 5_000, "kdtree": 5_000,
+              "faiss": 20_000, "knn": 10_000},
+        5_000: {"ours": 6_000, "brute": 200, "balltree": 150, "kdtree": 150, "faiss": 1_000,
+                "knn": 200},
+        100_000: {"ours": 500, "brute": 10, "balltree": 10, "kdtree": 10, "faiss": 30,
+                  "knn": 10},
     },
 }
+# Other anchor counts and shapes: query-anchor pairs per method (at d = 160; scaled by 160 / d),
+# divided by 8 for peers that run once per branch when there are several branches.
+PAIRS = {"ours": 40e6, "brute": 8e6, "balltree": 2e6, "kdtree": 2e6, "faiss": 40e6, "knn": 8e6}
 N_NEIGHBORS = 5
 
 
@@ -151,6 +166,16 @@ def make_knn(anchors, n_branches, radius):
     return run
 
 
+def make_kdtree(anchors, n_branches, radius):
+    trees = [KDTree(a, metric="manhattan") for a in branches(anchors, n_branches)]
+
+    def run(queries):
+        return np.stack([t.query(q, N_NEIGHBORS)[0][:, -1]
+                         for t, q in zip(trees, branches(queries, n_branches), strict=True)],
+                        axis=1)
+    return run
+
+
 def make_brute(anchors, n_branches, radius):
     models = [NearestNeighbors(algorithm="brute", metric="manhattan", radius=radius).fit(a)
               for a in branches(anchors, n_branches)]
@@ -189,17 +214,39 @@ def make_faiss(anchors, n_branches, radius):
     return run
 
 
-def _queries_for(config, n_anchors, method):
+def _queries_for(config, n_anchors, dims, method):
     family = {"ours-kth": "ours", "ceiling": "ours"}.get(method, method.split("-")[0])
-    return QUERIES[config][n_anchors][family]
+    if dims == D and n_anchors in QUERIES.get(config, {}):
+        return QUERIES[config][n_anchors][family]
+    n_branches = _shape(config, dims)[0]
+    per_branch = 8 if n_branches > 1 and family != "ours" else 1
+    return int(min(200_000, PAIRS[family] * D / dims / n_anchors / per_branch))
 
 
-def bench(config, n_anchors, makers, repeats, quick, rng):
-    n_branches, radius, scale = CONFIGS[config]
-    anchors = (scale * rng.standard_normal((n_anchors, D))).astype(np.float32)
-    sizes = {m: max(2, _queries_for(config, n_anchors, m) // (10 if quick else 1))
+def _shape(config, dims):
+    """(n_branches, dims, scale) of a configuration."""
+    if config in SHAPES:
+        return SHAPES[config]
+    return CONFIGS[config][0], dims, CONFIGS[config][2]
+
+
+def _radius(rng, n_branches, dims, scale):
+    """A branch radius with about 1 % of (branch) pairs of N(0, scale^2) data inside."""
+    width = dims // n_branches
+    x = scale * rng.standard_normal((2, 100_000, width))
+    return float(np.quantile(np.abs(x[0] - x[1]).sum(1), 0.01))
+
+
+def bench(config, n_anchors, dims, makers, repeats, quick, rng):
+    n_branches, dims, scale = _shape(config, dims)
+    if config in CONFIGS and dims == D:
+        radius = CONFIGS[config][1]
+    else:
+        radius = _radius(np.random.default_rng(1), n_branches, dims, scale)
+    anchors = (scale * rng.standard_normal((n_anchors, dims))).astype(np.float32)
+    sizes = {m: max(2, _queries_for(config, n_anchors, dims, m) // (10 if quick else 1))
              for m in makers}
-    queries = (scale * rng.standard_normal((max(sizes.values()), D))).astype(np.float32)
+    queries = (scale * rng.standard_normal((max(sizes.values()), dims))).astype(np.float32)
     runners = {m: make(anchors, n_branches, radius) for m, make in makers.items()}
     n_check = min(sizes.values())
     reference = runners["ours"](queries[:n_check])
@@ -212,7 +259,8 @@ def bench(config, n_anchors, makers, repeats, quick, rng):
         if m == "knn":  # scikit-learn returns float32 distances for float32 input
             differ[m] = int((np.abs(out - reference_kth) > 1e-5 * reference_kth).sum())
         else:
-            expected = reference_kth if m.startswith("ours-kth") else reference
+            # KDTree's float64 distances of the float32 input are ours bit for bit
+            expected = reference_kth if m.startswith("ours-kth") or m == "kdtree" else reference
             differ[m] = int((out != expected).sum())
     times = {m: [] for m in runners}
     for _ in range(repeats):
@@ -221,8 +269,8 @@ def bench(config, n_anchors, makers, repeats, quick, rng):
             run(queries[:sizes[m]])
             times[m].append(time.perf_counter() - start)
     rates = {m: sizes[m] * n_anchors / statistics.median(t) / 1e6 for m, t in times.items()}
-    print(f"\n{config}, {n_anchors:,} anchors ({100 * reference.mean() / n_anchors:.1f} % of "
-          "(branch) pairs inside)")
+    print(f"\n{config}, {n_branches} x {dims // n_branches} dims, {n_anchors:,} anchors "
+          f"({100 * reference.mean() / n_anchors:.1f} % of (branch) pairs inside)")
     for m in runners:
         note = "" if differ.get(m, 0) == 0 else f"  ({differ[m]} results differ from ours)"
         print(f"  {m:9s} {rates[m]:9.1f} M/s  {sizes[m]:>7,} queries   "
@@ -232,16 +280,24 @@ def bench(config, n_anchors, makers, repeats, quick, rng):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
-    parser.add_argument("--anchors", type=int, nargs="+", default=[120, 5_000, 100_000],
-                        choices=[120, 5_000, 100_000])
+    parser.add_argument("--configs", nargs="+", default=list(CONFIGS),
+                        choices=[*CONFIGS, *SHAPES],
+                        help="ball: 1 x d dims; branches: 16 x d/16 dims; code: 1 x 128 dims "
+                             "(tabular codes); images: 16 x 8 dims (image codes)")
+    parser.add_argument("--anchors", type=int, nargs="+", default=[120, 5_000, 100_000])
+    parser.add_argument("--dims", type=int, default=D,
+                        help="dimensions of ball and branches (a multiple of 16)")
+    parser.add_argument("--methods", nargs="+", default=None,
+                        help="methods to run (default: all); the ceiling, ours and ours-kth "
+                             "always run")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="10x fewer queries, 1 repeat")
     args = parser.parse_args()
     repeats = 1 if args.quick else args.repeats
 
     makers = {"ceiling": make_ceiling, "ours": make_ours, "ours-kth": make_ours_kth,
-              "knn": make_knn, "brute": make_brute, "balltree": make_balltree}
+              "knn": make_knn, "kdtree": make_kdtree, "brute": make_brute,
+              "balltree": make_balltree}
     try:
         import faiss
 
@@ -249,6 +305,9 @@ def main():
         faiss_version = faiss.__version__
     except ImportError:
         faiss_version = "not installed"
+    if args.methods is not None:
+        keep = {"ceiling", "ours", "ours-kth", *args.methods}
+        makers = {m: make for m, make in makers.items() if m in keep}
     import torch
 
     if torch.cuda.is_available():
@@ -258,19 +317,22 @@ def main():
     print(f"corel_sklearn ball counting, {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} CPUs, numba {numba.__version__} ({numba.get_num_threads()} threads)"
           f", scikit-learn {sklearn.__version__}, faiss {faiss_version}")
-    print(f"d = {D}, l1, closed balls and {N_NEIGHBORS}th-neighbour distances, float32, median "
-          f"of {repeats}; rates in M query-anchor pairs/s")
+    print(f"d = {args.dims} (code, images: 128), l1, closed balls and {N_NEIGHBORS}th-neighbour "
+          f"distances, float32, median of {repeats}; rates in M query-anchor pairs/s")
     rng = np.random.default_rng(0)
-    summary = [(config, n, bench(config, n, makers, repeats, args.quick, rng))
+    summary = [(config, n, bench(config, n, args.dims, makers, repeats, args.quick, rng))
                for config in args.configs for n in args.anchors]
-    print("\nsummary, M pairs/s; count and kth as % of the ceiling, kth / sklearn knn")
+    print("\nsummary, M pairs/s; count and kth as % of the ceiling, kth / sklearn kneighbors "
+          "(brute) and KDTree.query")
     print(f"  {'config':9s} {'anchors':>8s} | " + " | ".join(f"{m:>9s}" for m in makers)
-          + " | count % | kth % | kth/knn")
+          + " | count % | kth % | kth/knn | kth/kdtree")
     for config, n, rates in summary:
+        ratio = {m: (f"{rates['ours-kth'] / rates[m]:6.1f}x" if m in rates else "     -")
+                 for m in ("knn", "kdtree")}
         print(f"  {config:9s} {n:>8,} | " + " | ".join(f"{rates[m]:9.1f}" for m in makers)
               + f" | {100 * rates['ours'] / rates['ceiling']:6.1f}  "
               + f"| {100 * rates['ours-kth'] / rates['ceiling']:5.1f} "
-              + f"| {rates['ours-kth'] / rates['knn']:6.1f}x")
+              + f"| {ratio['knn']} | {ratio['kdtree']}")
 
 
 if __name__ == "__main__":

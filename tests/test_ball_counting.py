@@ -291,6 +291,19 @@ def test_kth_distances_match_kdtree(dtype, metric, n_branches, width, k):
         loo, kdtree_branch_kth(anchors, anchors, k, n_branches, metric, True).max(1))
 
 
+@pytest.mark.parametrize("metric", METRICS)
+def test_kth_distances_many_neighbours_many_blocks_match_kdtree(metric):
+    # k above the 16 lane minima that bound a first block, several blocks per branch (lists
+    # that fill up and are trimmed within a block), read-only float32 anchors.
+    rng = np.random.default_rng(14)
+    anchors = rng.standard_normal((1300, 8)).astype(np.float32)
+    anchors.setflags(write=False)
+    queries = rng.standard_normal((9, 8)).astype(np.float32)
+    for k in (17, 40):
+        got = branch_kth_neighbor_distances(queries, anchors, k, n_branches=2, metric=metric)
+        np.testing.assert_array_equal(got, kdtree_branch_kth(queries, anchors, k, 2, metric))
+
+
 @pytest.mark.parametrize("backend", ["numba", "torch"])
 @pytest.mark.parametrize("metric", METRICS)
 def test_kth_distances_with_ties_and_duplicates(backend, metric):

@@ -25,7 +25,9 @@ float32 and float64 input alike, while float32 input runs at float32 SIMD width.
 
 import numba as nb
 import numpy as np
+from llvmlite import ir
 from numba import literally, types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 from corel_sklearn._numba_runtime import serial_twin
@@ -279,13 +281,108 @@ _COUNT_ENTRY_SERIAL = {
 
 # ---------------------------------------------------------------- k-th nearest anchor distance
 #
-# The same tiled passes, fused at the end with a test ``v <= t`` against a per-query bound ``t``
-# above its current k-th smallest *exact* distance (from ``error_bounds``: any pair the fast
-# value puts above ``t`` is certainly farther than the k-th). Pairs that pass are decided with
-# the reference arithmetic and inserted into a sorted array of the k smallest exact distances,
-# so the result is the reference k-th distance bit for bit, whatever the summation order of the
-# fast pass, and ties need no rule (only the k-th value is kept, not which anchor holds it).
-# After the first blocks the bound rejects nearly every pair inside the vectorised pass.
+# Each (query, group, branch) "slot" keeps a short list of candidates: the anchors seen so far
+# whose fast value is at most the slot's bound ``T``, as (fast value, position), ascending. A
+# fast value ``v`` brackets the reference value ``d64`` (``error_bounds``):
+# ``_lower_d64(v) <= d64 <= _upper_d64(v)``. Once the list holds k entries, the upper bracket
+# ``H`` of its k-th bounds the k-th reference distance from above, so ``T = _fast_bound(H)`` is
+# at or above the fast value of every anchor that can still be among the k nearest. The tiled
+# passes of the counts, fused with one test ``v <= T`` per pair, reject nearly every pair after
+# the first block; the few that pass are found with one vector compare per 8 anchors.
+#
+# Reference distances are computed once, at the end, and only for the entries whose bracket
+# overlaps that of the k-th (usually the k-th alone): the result is the reference k-th
+# distance bit for bit, whatever the summation order of the fast pass, and ties need no rule.
+# A list that fills up (more near-ties than it holds, e.g. duplicate anchors) is turned into
+# reference values, of which the k smallest are kept ("exact" entries).
+#
+# Dropping an entry is safe when k other entries are certainly no farther: the k-th smallest
+# reference distance of the list, with whatever anchors come later, stays that of all anchors
+# seen. Every drop below (an anchor above ``T``, an exact entry above ``H``, a reference value
+# above the k smallest) has such k witnesses in the list.
+
+_MIN_LANES = 16  # lanes of the first block's bound: the k-th smallest of 16 lane minima
+
+
+@intrinsic
+def _le_mask(typingctx, values, start, bound):
+    """Bit ``l`` set where ``values[start + l] <= bound``, for the lanes of one 256-bit vector
+    (8 float32 or 4 float64): one vector compare instead of a test per anchor."""
+    if not isinstance(values, types.Array) or bound != values.dtype:
+        return None
+    lanes = 256 // values.dtype.bitwidth
+
+    def codegen(context, builder, signature, args):
+        array = context.make_array(signature.args[0])(context, builder, args[0])
+        element = context.get_value_type(signature.args[0].dtype)
+        vector_type = ir.VectorType(element, lanes)
+        pointer = builder.bitcast(builder.gep(array.data, [args[1]]), vector_type.as_pointer())
+        vector = builder.load(pointer, align=values.dtype.bitwidth // 8)
+        splat = ir.Constant(vector_type, ir.Undefined)
+        for lane in range(lanes):
+            splat = builder.insert_element(splat, args[2], ir.Constant(ir.IntType(32), lane))
+        bits = builder.bitcast(builder.fcmp_ordered("<=", vector, splat), ir.IntType(lanes))
+        return builder.zext(bits, ir.IntType(64))
+    return types.int64(values, types.intp, values.dtype), codegen
+
+
+@intrinsic
+def _trailing_zeros(typingctx, x):
+    """Index of the lowest set bit of a non-zero int64."""
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        cttz = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(i64, [i64, ir.IntType(1)]), "llvm.cttz.i64")
+        return builder.call(cttz, [args[0], ir.Constant(ir.IntType(1), 1)])
+    return types.int64(types.int64), codegen
+
+
+@intrinsic
+def _lane_minima(typingctx, values, count, mins):
+    """``mins[l] = min(values[l::16][:count // 16])`` for the 16 lanes, in 256-bit vectors held
+    in registers (``count`` a multiple of 16; ``mins`` is left alone when it is 0).
+
+    A loop over a numba array of minima reloads and stores them on every step (it may alias
+    ``values``): twice the time of a distance pass over the same block.
+    """
+    if not isinstance(values, types.Array) or mins != values:
+        return None
+    lanes = 256 // values.dtype.bitwidth
+    n_vectors = _MIN_LANES // lanes
+
+    def codegen(context, builder, signature, args):
+        array = context.make_array(signature.args[0])(context, builder, args[0])
+        out = context.make_array(signature.args[2])(context, builder, args[2])
+        element = context.get_value_type(signature.args[0].dtype)
+        vector_type = ir.VectorType(element, lanes)
+        align = values.dtype.bitwidth // 8
+        n_steps = builder.udiv(args[1], ir.Constant(args[1].type, _MIN_LANES))
+        with builder.if_then(builder.icmp_signed(">", n_steps, ir.Constant(n_steps.type, 0))):
+            def load(base, v):
+                index = builder.add(base, ir.Constant(base.type, v * lanes))
+                pointer = builder.bitcast(builder.gep(array.data, [index]),
+                                          vector_type.as_pointer())
+                return builder.load(pointer, align=align)
+
+            slots = [cgutils.alloca_once(builder, vector_type) for _ in range(n_vectors)]
+            zero = ir.Constant(n_steps.type, 0)
+            for v in range(n_vectors):
+                builder.store(load(zero, v), slots[v])
+            with cgutils.for_range_slice(builder, ir.Constant(n_steps.type, 1), n_steps,
+                                         ir.Constant(n_steps.type, 1)) as (step, _):
+                base = builder.mul(step, ir.Constant(step.type, _MIN_LANES))
+                for v in range(n_vectors):
+                    x = load(base, v)
+                    current = builder.load(slots[v])
+                    smaller = builder.fcmp_ordered("<", x, current)
+                    builder.store(builder.select(smaller, x, current), slots[v])
+            for v in range(n_vectors):
+                pointer = builder.bitcast(
+                    builder.gep(out.data, [ir.Constant(n_steps.type, v * lanes)]),
+                    vector_type.as_pointer())
+                builder.store(builder.load(slots[v]), pointer, align=align)
+        return context.get_dummy_value()
+    return types.none(values, types.intp, mins), codegen
 
 
 @nb.njit(fastmath=_FASTMATH, inline="always")
@@ -337,9 +434,9 @@ def _fast_bound(d64, bounds, like):
     """A value of the pass's dtype (that of the array ``like``) at or above the fast value of
     every pair whose reference value is at most ``d64`` (+inf stays +inf).
 
-    ``bounds`` = (relative, absolute) of ``error_bounds``, then a factor ``margin`` > 1 and a
-    subnormal step ``tiny`` that cover the rounding of this float64 arithmetic and of the
-    conversion to the pass's dtype.
+    ``bounds`` is ``_rounding.kth_bounds``: (relative, absolute) of ``error_bounds``, a factor
+    ``margin`` > 1 and a subnormal step ``tiny`` that cover the rounding of this float64
+    arithmetic and of the conversion to the pass's dtype, then the scales of the brackets.
     """
     return like.dtype.type((d64 * (1.0 + bounds[0]) + bounds[1]) * bounds[2] + bounds[3])
 
@@ -347,76 +444,283 @@ def _fast_bound(d64, bounds, like):
 @nb.njit(inline="always")
 def _upper_d64(fast, bounds):
     """An upper bound of the reference value of a pair whose fast value is ``fast``."""
-    return ((np.float64(fast) + bounds[1]) / (1.0 - bounds[0])) * bounds[2] + bounds[3]
+    return (np.float64(fast) + bounds[1]) * bounds[4] + bounds[3]
 
 
-@nb.njit(fastmath=_FASTMATH)
-def _insert_sorted(values, v):
-    """Insert ``v`` into the ascending array ``values``, dropping its largest entry."""
-    pos = values.shape[0] - 1
-    while pos > 0 and values[pos - 1] > v:
-        values[pos] = values[pos - 1]
-        pos -= 1
-    values[pos] = v
+@nb.njit(inline="always")
+def _lower_d64(fast, bounds):
+    """A lower bound of the reference value of a pair whose (finite) fast value is ``fast``."""
+    return (np.float64(fast) - bounds[1]) * bounds[5] - bounds[3]
 
 
-@nb.njit(fastmath=_FASTMATH)
-def _knn_update(metric, query, width, packed, base, m, acc, n_candidates, t, best, bounds,
-                smallest):
-    """Insert the exact distances of this block's candidates into ``best`` (ascending, k).
+@nb.njit(fastmath=_FASTMATH, inline="always")
+def _block_kth_bound(acc, m, k, mins, smallest):
+    """A value at or above the k-th smallest of ``acc[:m]`` (``k <= _MIN_LANES``).
 
-    ``t`` bounds the candidates' fast values (all ``acc[j] <= t``, ``n_candidates`` of them).
-    When there are many (the first blocks, while ``best`` is not full), the block's own k
-    smallest fast values bound them first: an anchor whose fast value is above the bound of
-    the k-th has k anchors of this block strictly nearer, so it cannot be among the k nearest.
-    ``smallest`` is a scratch array of k values of the pass's dtype.
+    The minima of 16 interleaved lanes are 16 distinct values of ``acc``, so the k-th smallest
+    of them is at or above the k-th smallest of ``acc``: one vector min per 16 anchors, and
+    about k + 1 of the block's anchors fall below it on random data.
     """
-    k = best.shape[0]
-    if n_candidates > 2 * k + m // (4 * width):
-        for i in range(k):
-            smallest[i] = np.inf
-        for j in range(m):
-            if acc[j] < smallest[k - 1]:
-                _insert_sorted(smallest, acc[j])
-        t = min(t, _fast_bound(_upper_d64(smallest[k - 1], bounds), bounds, acc))
-    for j in range(m):
-        if acc[j] <= t:
-            d = _reference_distance(metric, query, 0, packed, base, m, j, width)
-            if d < best[k - 1]:
-                _insert_sorted(best, d)
-                t = min(t, _fast_bound(best[k - 1], bounds, acc))
+    for lane in range(_MIN_LANES):
+        mins[lane] = np.inf
+    full = m - m % _MIN_LANES
+    _lane_minima(acc, full, mins)
+    for j in range(full, m):
+        mins[j - full] = min(mins[j - full], acc[j])
+    for i in range(k):
+        smallest[i] = np.inf
+    for lane in range(_MIN_LANES):
+        v = mins[lane]
+        if v < smallest[k - 1]:
+            p = k - 1
+            while p > 0 and smallest[p - 1] > v:
+                smallest[p] = smallest[p - 1]
+                p -= 1
+            smallest[p] = v
+    return smallest[k - 1]
+
+
+@nb.njit(fastmath=_FASTMATH, inline="always")
+def _anchor_reference(metric, query, q_start, width, rows, block_starts, branch, pos):
+    """Reference value of the query's branch and the anchor at ``pos`` (block * BLOCK_SIZE + j).
+
+    Read from the row-major anchors ``rows`` (the packed dtype holds the input values exactly):
+    one contiguous slice, where the column-major block would cost a cache line per coordinate.
+    """
+    b = pos // BLOCK_SIZE
+    row = block_starts[b] + pos - b * BLOCK_SIZE
+    a_start = branch * width
+    d = 0.0
+    for c in range(width):
+        d = _reference_step(metric, d, query[q_start + c], rows[row, a_start + c])
+    return d
+
+
+@nb.njit(fastmath=_FASTMATH, inline="always")
+def _kth_upper(s, k, n, fast_v, n_exact, exact_v, bounds):
+    """The k-th smallest upper bracket of slot ``s``'s entries (n fast + exact >= k)."""
+    capacity = fast_v.shape[0] // n_exact.shape[0]
+    f0 = s * capacity
+    n_ex = n_exact[s]
+    if n_ex == 0:
+        return _upper_d64(fast_v[f0 + k - 1], bounds)
+    e0 = s * k
+    i = 0
+    e = 0
+    h = 0.0
+    for _ in range(k):  # merge of two ascending lists
+        if e >= n_ex or (i < n and _upper_d64(fast_v[f0 + i], bounds) <= exact_v[e0 + e]):
+            h = _upper_d64(fast_v[f0 + i], bounds)
+            i += 1
+        else:
+            h = exact_v[e0 + e]
+            e += 1
+    return h
+
+
+@nb.njit(fastmath=_FASTMATH)
+def _slot_to_exact(s, k, fast_v, fast_pos, n_fast, exact_v, n_exact, metric, query, q_start,
+                   width, rows, block_starts, branch):
+    """Replace slot ``s``'s fast entries by their reference values, keeping the k smallest."""
+    capacity = fast_v.shape[0] // n_fast.shape[0]
+    f0 = s * capacity
+    e0 = s * k
+    n_ex = n_exact[s]
+    for i in range(n_fast[s]):
+        d = _anchor_reference(metric, query, q_start, width, rows, block_starts,
+                              branch, fast_pos[f0 + i])
+        if n_ex < k or d < exact_v[e0 + k - 1]:
+            p = n_ex if n_ex < k else k - 1
+            while p > 0 and exact_v[e0 + p - 1] > d:
+                exact_v[e0 + p] = exact_v[e0 + p - 1]
+                p -= 1
+            exact_v[e0 + p] = d
+            n_ex = min(k, n_ex + 1)
+    n_exact[s] = n_ex
+    n_fast[s] = 0
+
+
+@nb.njit(fastmath=_FASTMATH, inline="always")
+def _slot_trim(s, k, fast_v, n_fast, exact_v, n_exact, bounds):
+    """Drop slot ``s``'s entries that cannot be among its k nearest; return its bound T.
+
+    T is +inf while the slot holds fewer than k entries.
+    """
+    capacity = fast_v.shape[0] // n_fast.shape[0]
+    f0 = s * capacity
+    n = n_fast[s]
+    n_ex = n_exact[s]
+    t = fast_v.dtype.type(np.inf)
+    if n + n_ex >= k:
+        h = _kth_upper(s, k, n, fast_v, n_exact, exact_v, bounds)
+        t = _fast_bound(h, bounds, fast_v)
+        while n > 0 and fast_v[f0 + n - 1] > t:
+            n -= 1
+        while n_ex > 0 and exact_v[s * k + n_ex - 1] > h:
+            n_ex -= 1
+        n_exact[s] = n_ex
+        n_fast[s] = n
+    return t
+
+
+@nb.njit(fastmath=_FASTMATH, inline="always")
+def _slot_push(s, v, pos, fast_v, fast_pos, n_fast):
+    """Insert the anchor at ``pos`` with fast value ``v`` into slot ``s``'s (not full) list."""
+    capacity = fast_v.shape[0] // n_fast.shape[0]
+    f0 = s * capacity
+    p = n_fast[s]
+    while p > 0 and fast_v[f0 + p - 1] > v:
+        fast_v[f0 + p] = fast_v[f0 + p - 1]
+        fast_pos[f0 + p] = fast_pos[f0 + p - 1]
+        p -= 1
+    fast_v[f0 + p] = v
+    fast_pos[f0 + p] = pos
+    n_fast[s] += 1
+
+
+@nb.njit(fastmath=_FASTMATH, inline="always")
+def _slot_add(s, v, pos, scan, k, fast_v, fast_pos, n_fast, exact_v, n_exact, bounds, metric,
+              query, q_start, width, rows, block_starts, branch):
+    """Add the anchor at ``pos`` (fast value ``v <= scan``) to slot ``s``; return the scan
+    bound, tightened when the list was full.
+
+    The bound T is recomputed only when the list fills up (and at the end of each block, by
+    the caller): entries kept longer than needed are harmless, and a block's candidates
+    cost one sorted insertion each.
+    """
+    capacity = fast_v.shape[0] // n_fast.shape[0]
+    if n_fast[s] == capacity:
+        scan = min(scan, _slot_trim(s, k, fast_v, n_fast, exact_v, n_exact, bounds))
+        if v > scan:
+            return scan
+        if n_fast[s] == capacity:  # more near-ties than the list holds
+            _slot_to_exact(s, k, fast_v, fast_pos, n_fast, exact_v, n_exact, metric, query,
+                           q_start, width, rows, block_starts, branch)
+    _slot_push(s, v, pos, fast_v, fast_pos, n_fast)
+    return scan
+
+
+@nb.njit(fastmath=_FASTMATH, inline="always")
+def _slot_block(s, acc, m, t, block, k, fast_v, fast_pos, n_fast, exact_v, n_exact, bounds,
+                mins, smallest, metric, query, q_start, width, rows, block_starts,
+                branch):
+    """Fold the fast values ``acc[:m]`` of one block into slot ``s`` (bound ``t``); return the
+    slot's new bound."""
+    scan = t
+    if n_fast[s] + n_exact[s] < k and k <= _MIN_LANES:  # first block: bound it by itself
+        kth_here = _block_kth_bound(acc, m, k, mins, smallest)
+        scan = min(scan, _fast_bound(_upper_d64(kth_here, bounds), bounds, acc))
+    pos0 = block * BLOCK_SIZE
+    lanes = 32 // acc.itemsize
+    full = m - m % lanes
+    for j0 in range(0, full, lanes):
+        mask = _le_mask(acc, j0, scan)
+        while mask != 0:
+            j = j0 + _trailing_zeros(mask)
+            mask &= mask - 1
+            v = acc[j]
+            if v <= scan:
+                scan = _slot_add(s, v, pos0 + j, scan, k, fast_v, fast_pos, n_fast, exact_v,
+                                 n_exact, bounds, metric, query, q_start, width, rows,
+                                 block_starts, branch)
+    for j in range(full, m):
+        v = acc[j]
+        if v <= scan:
+            scan = _slot_add(s, v, pos0 + j, scan, k, fast_v, fast_pos, n_fast, exact_v,
+                             n_exact, bounds, metric, query, q_start, width, rows,
+                             block_starts, branch)
+    return _slot_trim(s, k, fast_v, n_fast, exact_v, n_exact, bounds)
+
+
+@nb.njit(fastmath=_FASTMATH, inline="always")
+def _slot_kth(s, k, fast_v, fast_pos, n_fast, exact_v, n_exact, bounds, scratch, metric,
+              query, q_start, width, rows, block_starts, branch):
+    """The k-th smallest reference value of slot ``s`` (+inf with fewer than k entries)."""
+    capacity = fast_v.shape[0] // n_fast.shape[0]
+    f0 = s * capacity
+    n = n_fast[s]
+    n_ex = n_exact[s]
+    if n + n_ex < k:
+        return np.inf
+    if n_ex == 0 and fast_v[f0 + k - 1] < np.inf:
+        # d64 of the k-th lies in the bracket of the k-th fast value; entries whose bracket
+        # lies wholly below it are nearer, those wholly above are farther.
+        lo = _lower_d64(fast_v[f0 + k - 1], bounds)
+        hi = _upper_d64(fast_v[f0 + k - 1], bounds)
+        first = k - 1
+        while first > 0 and _upper_d64(fast_v[f0 + first - 1], bounds) >= lo:
+            first -= 1
+        last = k
+        while last < n and _lower_d64(fast_v[f0 + last], bounds) <= hi:
+            last += 1
+        if last - first == 1:
+            return _anchor_reference(metric, query, q_start, width, rows, block_starts,
+                                     branch, fast_pos[f0 + k - 1])
+        count = last - first
+        for i in range(count):
+            scratch[i] = _anchor_reference(metric, query, q_start, width, rows,
+                                           block_starts, branch,
+                                           fast_pos[f0 + first + i])
+        rank = k - 1 - first
+    else:
+        count = 0
+        for i in range(n_ex):
+            scratch[count] = exact_v[s * k + i]
+            count += 1
+        for i in range(n):
+            scratch[count] = _anchor_reference(metric, query, q_start, width, rows,
+                                               block_starts, branch,
+                                               fast_pos[f0 + i])
+            count += 1
+        rank = k - 1
+    for i in range(1, count):  # insertion sort of a few values
+        v = scratch[i]
+        p = i
+        while p > 0 and scratch[p - 1] > v:
+            scratch[p] = scratch[p - 1]
+            p -= 1
+        scratch[p] = v
+    return scratch[rank]
 
 
 @nb.njit(parallel=True, fastmath=_FASTMATH, cache=True)
 def _knn_kernel(queries, query_groups, packed, block_offsets, block_sizes, block_groups,
-                n_branches, width, metric, bounds, own_group_only, tile_size, best):
-    """Fold every block into ``best``: per query, group and branch, the k smallest distances.
+                rows, block_starts, n_branches, width, metric, bounds, own_group_only, tile_size,
+                thresholds, fast_v, fast_pos, n_fast, exact_v, n_exact, kth):
+    """Per query, group and branch, the k-th smallest reference distance, into ``kth``.
 
-    ``best`` is (n_q, n_groups or 1, n_branches, k) float64, ascending along the last axis
-    (+inf where fewer than k anchors were seen); l2 entries are squared distances. Layout,
-    pairing and ``own_group_only`` are those of ``_count_kernel``.
+    ``kth`` is (n_q, n_groups or 1, n_branches) float64 (squared for l2); the slot arrays hold
+    ``n_q * n_groups_or_1 * n_branches`` slots: ``thresholds`` (+inf), ``n_fast`` and
+    ``n_exact`` (0), ``fast_v``/``fast_pos`` (capacity per slot) and ``exact_v`` (k per slot).
+    Layout, pairing and ``own_group_only`` are those of ``_count_kernel``.
     """
     literally(metric)
     n_queries = queries.shape[0]
     padded = queries.shape[1] // n_branches
     n_blocks = block_offsets.shape[0]
     n_tiles = (n_queries + tile_size - 1) // tile_size
-    k = best.shape[3]
+    n_out = kth.shape[1]
+    k = exact_v.shape[0] // thresholds.shape[0]
+    capacity = fast_v.shape[0] // thresholds.shape[0]
     for tile in nb.prange(n_tiles):
         acc_a = np.empty(BLOCK_SIZE, dtype=packed.dtype)
         acc_b = np.empty(BLOCK_SIZE, dtype=packed.dtype)
-        smallest = np.empty(k, dtype=packed.dtype)
+        mins = np.empty(_MIN_LANES, dtype=packed.dtype)
+        smallest = np.empty(max(k, 1), dtype=packed.dtype)
+        scratch = np.empty(capacity + k, dtype=np.float64)
         i0 = tile * tile_size
         i1 = min(n_queries, i0 + tile_size)
-        for b in range(n_blocks):
-            group = block_groups[b]
-            if own_group_only and (group < query_groups[i0] or group > query_groups[i1 - 1]):
-                continue
-            out = 0 if own_group_only else group
-            m = block_sizes[b]
-            for kb in range(n_branches):
+        # Branches outermost: the slots of one branch (a 16th of the tile's lists with 16
+        # branches) stay in cache while all blocks pass; each slot meets the blocks in order.
+        for kb in range(n_branches):
+            q_start = kb * padded
+            for b in range(n_blocks):
+                group = block_groups[b]
+                if own_group_only and (group < query_groups[i0] or group > query_groups[i1 - 1]):
+                    continue
+                out = 0 if own_group_only else group
+                m = block_sizes[b]
                 base = block_offsets[b] + kb * padded * m
-                q_start = kb * padded
                 for i in range(i0, i1, 2):
                     ia = i
                     ib = min(i + 1, i1 - 1)
@@ -426,42 +730,59 @@ def _knn_kernel(queries, query_groups, packed, block_offsets, block_sizes, block
                         ia = ib
                     elif own_group_only and query_groups[ib] != group:
                         ib = ia
-                    best_a = best[ia, out, kb]
-                    best_b = best[ib, out, kb]
-                    ta = _fast_bound(best_a[k - 1], bounds, acc_a)
-                    tb = _fast_bound(best_b[k - 1], bounds, acc_b)
+                    sa = (ia * n_out + out) * n_branches + kb
+                    sb = (ib * n_out + out) * n_branches + kb
+                    ta = thresholds[sa]
+                    tb = thresholds[sb]
                     n_a, n_b = _branch_candidates(
                         metric, queries[ia], queries[ib], q_start, padded, packed, base, m,
                         acc_a, acc_b, ta, tb,
                     )
                     if n_a > 0:
-                        _knn_update(metric, queries[ia][q_start:q_start + padded], width,
-                                    packed, base, m, acc_a, n_a, ta, best_a, bounds, smallest)
+                        thresholds[sa] = _slot_block(
+                            sa, acc_a, m, ta, b, k, fast_v, fast_pos, n_fast, exact_v,
+                            n_exact, bounds, mins, smallest, metric, queries[ia], q_start,
+                            width, rows, block_starts, kb)
                     if ib != ia and n_b > 0:
-                        _knn_update(metric, queries[ib][q_start:q_start + padded], width,
-                                    packed, base, m, acc_b, n_b, tb, best_b, bounds, smallest)
-    return best
+                        thresholds[sb] = _slot_block(
+                            sb, acc_b, m, tb, b, k, fast_v, fast_pos, n_fast, exact_v,
+                            n_exact, bounds, mins, smallest, metric, queries[ib], q_start,
+                            width, rows, block_starts, kb)
+        for i in range(i0, i1):
+            for out in range(n_out):
+                for kb in range(n_branches):
+                    kth[i, out, kb] = _slot_kth(
+                        (i * n_out + out) * n_branches + kb, k, fast_v, fast_pos, n_fast,
+                        exact_v, n_exact, bounds, scratch, metric, queries[i], kb * padded,
+                        width, rows, block_starts, kb)
+    return kth
 
 
 @nb.njit(cache=True)
-def _knn_l1(queries, query_groups, packed, block_offsets, block_sizes, block_groups,
-            n_branches, width, bounds, own_group_only, tile_size, best):
+def _knn_l1(queries, query_groups, packed, block_offsets, block_sizes, block_groups, rows,
+            block_starts, n_branches, width, bounds, own_group_only, tile_size, thresholds,
+            fast_v, fast_pos, n_fast, exact_v, n_exact, kth):
     return _knn_kernel(queries, query_groups, packed, block_offsets, block_sizes, block_groups,
-                       n_branches, width, 0, bounds, own_group_only, tile_size, best)
+                       rows, block_starts, n_branches, width, 0, bounds, own_group_only,
+                       tile_size, thresholds, fast_v, fast_pos, n_fast, exact_v, n_exact, kth)
 
 
 @nb.njit(cache=True)
-def _knn_l2(queries, query_groups, packed, block_offsets, block_sizes, block_groups,
-            n_branches, width, bounds, own_group_only, tile_size, best):
+def _knn_l2(queries, query_groups, packed, block_offsets, block_sizes, block_groups, rows,
+            block_starts, n_branches, width, bounds, own_group_only, tile_size, thresholds,
+            fast_v, fast_pos, n_fast, exact_v, n_exact, kth):
     return _knn_kernel(queries, query_groups, packed, block_offsets, block_sizes, block_groups,
-                       n_branches, width, 1, bounds, own_group_only, tile_size, best)
+                       rows, block_starts, n_branches, width, 1, bounds, own_group_only,
+                       tile_size, thresholds, fast_v, fast_pos, n_fast, exact_v, n_exact, kth)
 
 
 @nb.njit(cache=True)
-def _knn_linf(queries, query_groups, packed, block_offsets, block_sizes, block_groups,
-              n_branches, width, bounds, own_group_only, tile_size, best):
+def _knn_linf(queries, query_groups, packed, block_offsets, block_sizes, block_groups, rows,
+              block_starts, n_branches, width, bounds, own_group_only, tile_size, thresholds,
+              fast_v, fast_pos, n_fast, exact_v, n_exact, kth):
     return _knn_kernel(queries, query_groups, packed, block_offsets, block_sizes, block_groups,
-                       n_branches, width, 2, bounds, own_group_only, tile_size, best)
+                       rows, block_starts, n_branches, width, 2, bounds, own_group_only,
+                       tile_size, thresholds, fast_v, fast_pos, n_fast, exact_v, n_exact, kth)
 
 
 _KNN_ENTRY = {"l1": _knn_l1, "l2": _knn_l2, "linf": _knn_linf}
@@ -534,9 +855,14 @@ class PackedAnchors:
         self.block_offsets = np.concatenate([[0], np.cumsum(self.block_sizes * stride)[:-1]])
         self.block_offsets = self.block_offsets.astype(np.int64)
         self.packed = np.empty(n_anchors * stride, dtype=dtype)
+        # Row-major anchors in the packed dtype (the input itself when it already is): the k-th
+        # kernel reads reference distances from contiguous rows.
+        self.rows = np.ascontiguousarray(anchors, dtype=dtype)
+        if not self.rows.flags.writeable:  # one specialisation of the kernels
+            self.rows = self.rows.copy()
         pack = _pack_blocks_serial if in_forked_child() else _pack_blocks
-        pack(np.ascontiguousarray(anchors, dtype=dtype), self.block_starts,
-                     self.block_sizes, self.block_offsets, n_branches, self.padded, self.packed)
+        pack(self.rows, self.block_starts, self.block_sizes, self.block_offsets, n_branches,
+             self.padded, self.packed)
 
     def pad_queries(self, queries):
         """Queries in the packed dtype, each branch zero-padded like the anchors."""
@@ -589,7 +915,12 @@ def _tile_size(n_queries):
     many anchors a chunk holds few queries (``MAX_CHUNK_WORK``) and the blocks come from L3 or
     memory: a quarter of the tile size halved the rate at 100k anchors x 160 dims.
     """
-    return int(min(MAX_QUERY_TILE, max(2, -(-n_queries // nb.get_num_threads()))))
+    threads = nb.get_num_threads()
+    # Tiles in whole rounds of the threads: 7 tiles of 128 on 2 threads leave one thread idle
+    # for an eighth of the chunk; 8 tiles of 105 do not.
+    rounds = -(-n_queries // (threads * MAX_QUERY_TILE))
+    tile = -(-n_queries // (threads * rounds))
+    return int(min(MAX_QUERY_TILE, max(2, tile + tile % 2)))  # queries go in pairs
 
 
 def count_chunk(packed_anchors, queries, lo, hi, threshold, metric, query_groups=None):
@@ -615,26 +946,38 @@ def count_chunk(packed_anchors, queries, lo, hi, threshold, metric, query_groups
     return counts
 
 
-def kth_chunk(packed_anchors, queries, n_neighbors, metric, bounds, query_groups=None):
-    """The ``n_neighbors`` smallest reference distances of one chunk of queries, per branch.
+def kth_capacity(n_neighbors):
+    """Candidates kept per (query, group, branch) before near-ties turn into reference values."""
+    return 2 * int(n_neighbors) + 8
 
-    Returns a float64 array (n_q, n_groups or 1, n_branches, n_neighbors), ascending along the
-    last axis, +inf where a group holds fewer anchors; l2 entries are squared. ``bounds`` is
-    ``_rounding.kth_bounds`` of the packed dtype.
+
+def kth_chunk(packed_anchors, queries, n_neighbors, metric, bounds, query_groups=None):
+    """The ``n_neighbors``-th smallest reference distance of one chunk of queries, per branch.
+
+    Returns a float64 array (n_q, n_groups or 1, n_branches), +inf where a group holds fewer
+    anchors; l2 values are squared. ``bounds`` is ``_rounding.kth_bounds`` of the packed dtype.
     """
     own_group_only = query_groups is not None
     if query_groups is None:
         query_groups = np.zeros(1, dtype=np.int64)
     n_out = 1 if own_group_only else packed_anchors.n_groups
-    best = np.full((queries.shape[0], n_out, packed_anchors.n_branches, n_neighbors), np.inf)
+    kth = np.full((queries.shape[0], n_out, packed_anchors.n_branches), np.inf)
     if queries.shape[0] == 0 or packed_anchors.block_sizes.shape[0] == 0:
-        return best
+        return kth
+    n_slots = kth.size
+    k = int(n_neighbors)
+    capacity = kth_capacity(k)
+    dtype = packed_anchors.packed.dtype
     tile_size = _tile_size(queries.shape[0])
     entries = _KNN_ENTRY_SERIAL if in_forked_child() else _KNN_ENTRY
     entries[metric](
         packed_anchors.pad_queries(queries), query_groups, packed_anchors.packed,
         packed_anchors.block_offsets, packed_anchors.block_sizes, packed_anchors.block_groups,
-        packed_anchors.n_branches, packed_anchors.width, np.asarray(bounds, dtype=np.float64),
-        own_group_only, tile_size, best,
+        packed_anchors.rows, packed_anchors.block_starts, packed_anchors.n_branches,
+        packed_anchors.width, np.asarray(bounds, dtype=np.float64),
+        own_group_only, tile_size, np.full(n_slots, np.inf, dtype=dtype),
+        np.empty(n_slots * capacity, dtype=dtype), np.empty(n_slots * capacity, dtype=np.int64),
+        np.zeros(n_slots, dtype=np.int64), np.empty(n_slots * k),
+        np.zeros(n_slots, dtype=np.int64), kth,
     )
-    return best
+    return kth

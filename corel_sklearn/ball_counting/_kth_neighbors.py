@@ -64,7 +64,7 @@ def _iter_kth(queries, anchors, n_neighbors, n_branches, metric, groups, n_group
     dtype = compute_dtype(queries.dtype, anchors.dtype, None, metric, width)
     k = int(n_neighbors) + int(leave_one_out)
     n_out = 1 if leave_one_out else n_groups
-    step = _chunk_size(n_out * (k + 1), n_branches, anchors.shape[1],
+    step = _chunk_size(n_out * (2 * _cpu.kth_capacity(k) + k + 4), n_branches, anchors.shape[1],
                        np.dtype(dtype).itemsize, max_chunk_bytes, anchors.shape[0])
     if backend == "numba":
         packed = _cpu.PackedAnchors(anchors, groups, n_groups, n_branches, dtype)
@@ -78,10 +78,9 @@ def _iter_kth(queries, anchors, n_neighbors, n_branches, metric, groups, n_group
         rows = slice(start, min(start + step, queries.shape[0]))
         query_groups = groups[rows] if leave_one_out else None
         if backend == "numba":
-            smallest = _cpu.kth_chunk(packed, queries[rows], k, metric, bounds, query_groups)
+            distances = _cpu.kth_chunk(packed, queries[rows], k, metric, bounds, query_groups)
         else:
-            smallest = searcher.smallest(queries[rows], query_groups)
-        distances = smallest[..., k - 1]
+            distances = searcher.smallest(queries[rows], query_groups)[..., k - 1]
         if metric == "l2":  # squared sums, rooted as KDTree does (correctly rounded sqrt)
             distances = np.sqrt(distances)
         if leave_one_out:

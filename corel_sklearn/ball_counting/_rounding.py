@@ -68,12 +68,16 @@ def compute_dtype(queries_dtype, anchors_dtype, radius, metric, width):
 
 
 def kth_bounds(metric, width, dtype):
-    """``(relative, absolute, margin, tiny)`` for the k-th distance kernels' candidate bound.
+    """``(relative, absolute, margin, tiny, upper_scale, lower_scale)`` for the k-th kernels.
 
     A pair whose reference value is at most ``D`` has a fast value at most
-    ``(D * (1 + relative) + absolute) * margin + tiny``; ``margin`` and ``tiny`` cover the
-    rounding of that float64 expression and of its conversion to ``dtype``.
+    ``(D * (1 + relative) + absolute) * margin + tiny``; a pair with the finite fast value ``v``
+    has a reference value within ``[(v - absolute) * lower_scale - tiny,
+    (v + absolute) * upper_scale + tiny]``. ``margin`` and ``tiny`` cover the rounding of these
+    float64 expressions and of the conversion to ``dtype``.
     """
     relative, absolute = error_bounds(metric, width, dtype)
     info = np.finfo(dtype)
-    return (relative, absolute, 1.0 + 8.0 * float(info.eps), float(info.smallest_subnormal))
+    margin = 1.0 + 8.0 * float(info.eps)
+    return (relative, absolute, margin, float(info.smallest_subnormal),
+            margin / (1.0 - relative), 1.0 / ((1.0 + relative) * margin))
