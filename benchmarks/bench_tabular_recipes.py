@@ -37,7 +37,8 @@ from corel_sklearn.estimators import BallCountOneClass, TopoAutoencoder
 from corel_sklearn.experiments import adbench_files, adbench_split
 from corel_sklearn.experiments._tabular_benchmarks import copy_share
 
-BASELINES = ("KNN", "LOF", "IForest", "ECOD", "OCSVM")
+# The adbench command's columns printed beside the recipes (COREL: the recipe at its defaults).
+BASELINES = ("COREL", "COREL-count", "KNN", "LOF", "IForest", "ECOD", "OCSVM")
 COPY_SHARE = 0.25
 
 
