@@ -6,7 +6,8 @@
 #               runs them (in Triton's CPU interpreter on a machine without a GPU)
 #   make docs   installs the [docs] extra, builds the site into docs/_build/html (warnings are errors)
 #   make dist   builds the wheel and the sdist into dist/ and checks them with twine
-#   make test-min  runs the suite in .venv-min against the oldest dependencies setup.cfg claims
+#   make test-min  runs the suite's fast tests (-m "not slow") in .venv-min against the oldest
+#               dependencies setup.cfg claims (the slow ones exercise the same code at length)
 # CPU-only machine? `make test TORCH=torch==2.13.0` (or any CPU build) avoids the multi-GB CUDA wheel.
 PYTHON ?= python3
 VENV ?= .venv
@@ -54,7 +55,7 @@ $(MIN_STAMP): setup.cfg pyproject.toml .ci/constraints-min.txt
 	touch $(MIN_STAMP)
 
 test-min: $(MIN_STAMP)
-	NUMBA_CACHE_DIR=$(VENV_MIN)/numba-cache $(VENV_MIN)/bin/python -m pytest -q -p no:cacheprovider tests
+	NUMBA_CACHE_DIR=$(VENV_MIN)/numba-cache $(VENV_MIN)/bin/python -m pytest -q -p no:cacheprovider -m "not slow" tests
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e ".[bench]"
