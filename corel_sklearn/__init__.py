@@ -13,6 +13,7 @@ from corel_sklearn.estimators import (  # noqa: E402
     BallCountOneClass,
     ClasswiseBallCount,
     TopoAutoencoder,
+    tabular_encoder,
 )
 from corel_sklearn.losses import connectivity_loss  # noqa: E402
 
@@ -22,4 +23,5 @@ __all__ = [
     "ClasswiseBallCount",
     "TopoAutoencoder",
     "connectivity_loss",
+    "tabular_encoder",
 ]

@@ -43,7 +43,7 @@ class COREL(BaseDetector):
 
     ``fit(X)`` standardises the raw features, trains a
     :class:`~corel_sklearn.TopoAutoencoder` on them (by default
-    :func:`~corel_sklearn.estimators.tabular_encoder`), and keeps the codes as the anchors of a
+    :func:`~corel_sklearn.tabular_encoder`), and keeps the codes as the anchors of a
     :class:`~corel_sklearn.BallCountOneClass`. The anomaly score of a sample is the l1
     distance from its code to the ``n_neighbors``-th nearest training code
     (``scoring="knn_distance"``), or minus the number of training codes within ``radius`` of
@@ -66,7 +66,7 @@ class COREL(BaseDetector):
         in PyOD's terms.
     encoder : estimator or None, default=None
         Unfitted encoder (normally a :class:`~corel_sklearn.TopoAutoencoder`), cloned at fit.
-        None builds :func:`~corel_sklearn.estimators.tabular_encoder` sized to the training
+        None builds :func:`~corel_sklearn.tabular_encoder` sized to the training
         data: one branch of 128 dimensions, eta = 2, lambda = 20, about 300 optimizer steps.
     n_steps : int, "auto" or None, default=None
         Optimizer steps of the default encoder (``tabular_encoder``'s ``n_steps``); None is
@@ -121,7 +121,7 @@ class COREL(BaseDetector):
 
     See Also
     --------
-    corel_sklearn.estimators.tabular_encoder : The default encoder.
+    corel_sklearn.tabular_encoder : The default encoder.
     corel_sklearn.TopoAutoencoder : The encoder.
     corel_sklearn.BallCountOneClass : The one-class model (scikit-learn conventions).
     corel_sklearn.model_selection.make_anomaly_scorer : Scores PyOD and scikit-learn

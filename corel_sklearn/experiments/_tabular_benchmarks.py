@@ -53,7 +53,8 @@ class TabularSettings:
         5th nearest training code (the tabular recipe), which has no radius.
     make_encoder : callable, default=tabular_encoder
         ``make_encoder(n_samples, n_features, random_state)`` returns the unfitted encoder of
-        one run (see :func:`tabular_encoder`); ``random_state`` is the run's trial or seed.
+        one run (see :func:`~corel_sklearn.tabular_encoder`); ``random_state`` is the run's
+        trial or seed.
     n_jobs : int or None, default=None
         joblib jobs for the raw-feature detectors, as in :class:`joblib.Parallel` (None: one
         unless a joblib backend context says otherwise; -1: all cores). The encoders train in
@@ -254,7 +255,8 @@ def run_odds_benchmark(data_dir, *, datasets=None, n_trials=10, methods=ODDS_MET
     :class:`~sklearn.preprocessing.StandardScaler` fitted on the train split, every detector
     fitted on the *contaminated* train split, AUROC on the test split with 1 = anomaly.
 
-    * COREL: ``make_encoder(n_train, n_features, i)`` (default :func:`tabular_encoder`)
+    * COREL: ``make_encoder(n_train, n_features, i)`` (default
+      :func:`~corel_sklearn.tabular_encoder`)
       trained on the standardised train split, then :class:`~corel_sklearn.BallCountOneClass`
       fitted on all train codes; the anomaly score is the distance to the 5th nearest
       training code (``scoring="knn_distance"``, as :class:`corel_sklearn.pyod.COREL`).
@@ -362,8 +364,8 @@ def run_adbench_benchmark(data_dir, *, datasets=None, setting="unsupervised",
     scaled rows. COREL does what :class:`corel_sklearn.pyod.COREL` does: it standardises the
     training rows (``standardize_encoder_input=True``; the tabular encoder is built for
     standardised inputs), trains ``make_encoder(n_fit, n_features, random_state)`` (default
-    :func:`tabular_encoder`) on them and scores the test rows by the distance from their codes
-    to the 5th nearest training code.
+    :func:`~corel_sklearn.tabular_encoder`) on them and scores the test rows by the distance
+    from their codes to the 5th nearest training code.
 
     The keyword arguments from ``radius`` on are those of :class:`TabularSettings` (see
     :func:`run_odds_benchmark`), which checks them before any work.
