@@ -24,6 +24,7 @@ def _run(script, env=None, timeout=300, cwd=None):
                           capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.slow  # a fresh interpreter, signalled mid-call
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT via os.kill")
 def test_ctrl_c_during_score_samples_is_a_prompt_keyboard_interrupt():
     out = _run("""
@@ -70,6 +71,7 @@ def test_ctrl_c_during_score_samples_is_a_prompt_keyboard_interrupt():
     assert float(latency) < 1.0 + 3 * float(longest_call), out.stdout
 
 
+@pytest.mark.slow  # a fresh interpreter, signalled mid-call
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT via os.kill")
 def test_ctrl_c_during_a_long_persistence_call_is_a_prompt_keyboard_interrupt():
     # One wide cloud (split over threads) and 16 narrow branches (the branch loop), each far

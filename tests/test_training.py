@@ -433,6 +433,7 @@ assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 """
 
 
+@pytest.mark.slow  # a fresh interpreter, signalled mid-fit
 def test_real_sigint_stops_after_the_current_step():
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     result = subprocess.run([sys.executable, "-c", _SIGINT_SCRIPT], capture_output=True,

@@ -21,6 +21,9 @@ DEFAULT_N_BRANCHES = 16
 _CODE_COLUMN = re.compile(r"branch(\d+)_dim(\d+)")
 
 
+_NUMPY_1 = np.lib.NumpyVersion(np.__version__) < "2.0.0"
+
+
 class Codes(np.ndarray):
     """Latent codes of a :class:`~corel_sklearn.TopoAutoencoder`, marked with its settings.
 
@@ -87,8 +90,10 @@ class Codes(np.ndarray):
 
     def __array_wrap__(self, array, context=None, return_scalar=False):
         # ufunc results (arithmetic, reductions) are new numbers, no longer the encoder's codes
-        if return_scalar:
-            return array[()]
+        # numpy < 2 passes no return_scalar and hands a reduction's 0-d result here; plain
+        # arrays turn it into a scalar afterwards, so do the same
+        if return_scalar or (_NUMPY_1 and np.ndim(array) == 0):
+            return np.asarray(array)[()]
         return np.asarray(array)
 
     def __array_function__(self, func, types, args, kwargs):
