@@ -23,6 +23,7 @@ except ImportError as exc:  # pyod is optional: only this module needs it
 from corel_sklearn._threads import threads_for_n_jobs
 from corel_sklearn._warnings import warn
 from corel_sklearn.ball_counting import (
+    densest_rows,
     kth_neighbor_distances,
     leave_one_out_ball_counts,
     leave_one_out_kth_neighbor_distances,
@@ -31,6 +32,8 @@ from corel_sklearn.estimators import (
     TABULAR_N_NEIGHBORS,
     TABULAR_N_STEPS,
     TABULAR_SCORING,
+    TABULAR_TRIM,
+    TABULAR_TRIM_NEIGHBORS,
     BallCountOneClass,
     tabular_encoder,
 )
@@ -50,11 +53,14 @@ class COREL(BaseDetector):
     it, the paper's ball count (``scoring="count"``): **higher is more abnormal**, as
     everywhere in PyOD.
 
-    COREL is a novelty detector: its encoder should be trained on normal rows. On ADBench's
-    43 classical sets trained on normal rows only it is ahead of PyOD's KNN, LOF and
-    IForest; trained on rows that hold the anomalies (PyOD's unsupervised use, the ODDS
-    protocol) it trails IsolationForest, because the connectivity loss draws the training
-    anomalies to the distance ``eta`` of their neighbours like every other row
+    COREL is a novelty detector: its encoder should be trained on normal rows. The
+    connectivity loss gives every training row neighbours at the distance ``eta``, anomalies
+    included, so where the training rows may hold anomalies (PyOD's unsupervised use) the
+    encoder trains without the ``trim`` share of rows farthest from their
+    ``trim_neighbors``-th nearest neighbour in the standardised input; those rows are scored
+    like new data. Set ``trim=0`` when the training rows are known to be normal. On ADBench's
+    43 classical sets trained on normal rows only COREL is ahead of PyOD's KNN, LOF and
+    IForest; trained on rows that hold the anomalies it is behind IsolationForest
     (``docs/results.md``).
 
     Parameters
@@ -84,6 +90,16 @@ class COREL(BaseDetector):
     radius : float or None, default=None
         Ball radius of ``scoring="count"``; None uses the encoder's ``eta`` (the paper's
         r = eta).
+    trim : float in [0, 0.5), default=0.2
+        Share of the training rows the encoder does not train on: those farthest from their
+        ``trim_neighbors``-th nearest neighbour (l2, standardised input, exact). They are
+        scored against the kept rows' codes like new data. 0 trains on every row: use it when
+        the training rows are known to be normal (novelty detection, ADBench's
+        semi-supervised setting). Independent of ``contamination``, which only sets the
+        threshold.
+    trim_neighbors : int, default=20
+        Which neighbour ranks the rows for ``trim`` (1 = the nearest); lowered to
+        ``n_samples - 1`` on tiny data.
     standardize : bool, default=True
         Fit a :class:`~sklearn.preprocessing.StandardScaler` on the training data and apply
         it before encoding: PyOD users pass raw features of very different scales, and the
@@ -96,9 +112,9 @@ class COREL(BaseDetector):
     Attributes
     ----------
     decision_scores_ : ndarray of shape (n_samples,)
-        Outlier scores of the training data, each sample scored against the *other* training
-        samples (leave-one-out), so they are on the scale of ``decision_function`` for new
-        data. Higher is more abnormal.
+        Outlier scores of the training data, each kept sample scored against the *other*
+        kept samples (leave-one-out) and each trimmed one against all kept samples, so they
+        are on the scale of ``decision_function`` for new data. Higher is more abnormal.
     threshold_ : float
         The ``1 - contamination`` percentile of ``decision_scores_``.
     labels_ : ndarray of shape (n_samples,)
@@ -107,6 +123,9 @@ class COREL(BaseDetector):
         The fitted scaler (None when ``standardize=False``).
     encoder_ : estimator
         The fitted encoder.
+    training_rows_ : ndarray of int64
+        Indices of the training rows the encoder trained on and the scores count as
+        neighbours (all rows when ``trim=0``).
     ball_count_ : BallCountOneClass
         The fitted one-class model on the training codes.
     n_features_in_ : int
@@ -154,6 +173,7 @@ class COREL(BaseDetector):
 
     def __init__(self, contamination=0.1, *, encoder=None, n_steps=None,
                  scoring=TABULAR_SCORING, n_neighbors=TABULAR_N_NEIGHBORS, radius=None,
+                 trim=TABULAR_TRIM, trim_neighbors=TABULAR_TRIM_NEIGHBORS,
                  standardize=True, random_state=None, n_jobs=None):
         super().__init__(contamination=contamination)
         self.encoder = encoder
@@ -161,6 +181,8 @@ class COREL(BaseDetector):
         self.scoring = scoring
         self.n_neighbors = n_neighbors
         self.radius = radius
+        self.trim = trim
+        self.trim_neighbors = trim_neighbors
         self.standardize = standardize
         self.random_state = random_state
         self.n_jobs = n_jobs
@@ -183,18 +205,22 @@ class COREL(BaseDetector):
         self._check_params()
         X = check_array(X, dtype=np.float64)
         needed = self.n_neighbors + 1
-        if X.shape[0] < needed:
+        n_kept = X.shape[0] - int(round(self.trim * X.shape[0]))
+        if n_kept < needed:
             raise ValueError(
-                f"COREL needs at least n_neighbors + 1 = {needed} training samples (each is "
-                f"scored against the others), got {X.shape[0]}; pass more samples or lower "
-                "n_neighbors."
+                f"COREL needs at least n_neighbors + 1 = {needed} training samples after "
+                f"trim={self.trim!r} leaves out its share (each kept sample is scored "
+                f"against the others), got {X.shape[0]} samples, {n_kept} kept; pass more "
+                "samples, or lower n_neighbors or trim."
             )
         self._set_n_classes(y)
         self.n_features_in_ = X.shape[1]
         self.scaler_ = StandardScaler().fit(X) if self.standardize else None
         X = self._scaled(X)
-        self.encoder_ = self._make_encoder(X.shape)
-        codes = self._fit_encoder(X)
+        self.training_rows_ = densest_rows(X, self.trim, n_neighbors=self.trim_neighbors,
+                                           n_threads=threads_for_n_jobs(self.n_jobs))
+        self.encoder_ = self._make_encoder(self.training_rows_.shape + X.shape[1:])
+        codes = self._fit_encoder(X[self.training_rows_])
         radius = self.encoder_.eta if self.radius is None else self.radius
         # contamination="auto": PyOD's threshold_ replaces the ball count's own offset_, and
         # "auto" skips the leave-one-out pass a float contamination would run a second time.
@@ -202,7 +228,13 @@ class COREL(BaseDetector):
             radius=radius, n_branches=self.encoder_.n_branches, scoring=self.scoring,
             n_neighbors=self.n_neighbors, contamination="auto", n_jobs=self.n_jobs,
         ).fit(codes)
-        self.decision_scores_ = self._anomaly_scores(None)
+        scores = np.empty(X.shape[0])
+        scores[self.training_rows_] = self._anomaly_scores(None)
+        trimmed = np.ones(X.shape[0], dtype=bool)
+        trimmed[self.training_rows_] = False
+        if trimmed.any():
+            scores[trimmed] = self._anomaly_scores(self.encoder_.transform(X[trimmed]))
+        self.decision_scores_ = scores
         self._process_decision_scores()
         return self
 
@@ -271,9 +303,15 @@ class COREL(BaseDetector):
         if self.scoring not in ("count", "knn_distance"):
             raise ValueError(
                 f"scoring must be 'count' or 'knn_distance', got {self.scoring!r}.")
-        k = self.n_neighbors
-        if isinstance(k, bool) or not isinstance(k, Integral) or k < 1:
-            raise ValueError(f"n_neighbors must be a positive int, got {k!r}.")
+        for name in ("n_neighbors", "trim_neighbors"):
+            k = getattr(self, name)
+            if isinstance(k, bool) or not isinstance(k, Integral) or k < 1:
+                raise ValueError(f"{name} must be a positive int, got {k!r}.")
+        trim = self.trim
+        if isinstance(trim, bool) or not isinstance(trim, Real) or not 0 <= trim < 0.5:
+            raise ValueError(
+                f"trim must be a float in [0, 0.5), the share of training rows the encoder "
+                f"leaves out, got {trim!r}; use 0 when the training rows are all normal.")
         steps = self.n_steps
         if steps is not None and not (isinstance(steps, str) and steps == "auto") and (
                 isinstance(steps, bool) or not isinstance(steps, Integral) or steps < 1):

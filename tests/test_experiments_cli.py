@@ -363,7 +363,8 @@ def test_public_parameters_use_the_vocabulary(name, obj):
 @pytest.mark.parametrize("runner, own_defaults", [
     ("run_odds_benchmark", {"methods": ("COREL", "IForest", "OCSVM", "LOF")}),
     ("run_adbench_benchmark", {"methods": ("COREL", "IForest", "OCSVM", "LOF", "ECOD", "KNN"),
-                               "standardize_encoder_input": True}),
+                               "standardize_encoder_input": True,
+                               "trim": None}),  # None: default_trim(setting)
 ])
 def test_the_tabular_runners_list_every_setting_with_its_default(runner, own_defaults):
     from corel_sklearn.experiments import TabularSettings

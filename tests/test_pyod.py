@@ -75,8 +75,15 @@ def _training_codes(detector, X):
         detector.scaler_.transform(X).astype(np.float32)).astype(np.float64)
 
 
-def test_training_scores_are_leave_one_out_kth_distances(fitted, data):
+@pytest.fixture(scope="module")
+def fitted_untrimmed(data):
+    return COREL(contamination=CONTAMINATION, trim=0, random_state=42).fit(data[0])
+
+
+def test_training_scores_are_leave_one_out_kth_distances(fitted_untrimmed, data):
     """decision_scores_: brute-force l1 distance to the 5th nearest *other* training code."""
+    fitted = fitted_untrimmed
+    assert_equal(fitted.training_rows_, np.arange(len(data[0])))
     codes = _training_codes(fitted, data[0])
     distances = np.abs(codes[:, None, :] - codes[None, :, :]).sum(-1)
     np.fill_diagonal(distances, np.inf)  # a sample is not its own neighbour
@@ -90,7 +97,7 @@ def test_training_scores_are_leave_one_out_kth_distances(fitted, data):
 
 def test_count_scores_are_leave_one_out_counts_with_distance_tie_breaks(data):
     """scoring="count": minus the brute-force leave-one-out count, ties ordered by distance."""
-    detector = small_corel(scoring="count", n_neighbors=3).fit(data[0])
+    detector = small_corel(scoring="count", n_neighbors=3, trim=0).fit(data[0])
     codes = _training_codes(detector, data[0])
     radius, n_branches = detector.ball_count_.radius_, detector.encoder_.n_branches
     width = codes.shape[1] // n_branches
@@ -237,6 +244,53 @@ def test_clear_import_error_without_pyod(monkeypatch):
         importlib.import_module("corel_sklearn.pyod")
 
 
+def test_trim_leaves_out_the_rows_farthest_from_their_neighbours(data):
+    """The encoder trains on the rows a KDTree ranks densest; the others are scored as new."""
+    from sklearn.neighbors import KDTree
+
+    X = data[0]
+    detector = small_corel(trim=0.25, trim_neighbors=7).fit(X)
+    Z = (X - X.mean(0)) / X.std(0)
+    distances, _ = KDTree(Z).query(Z, k=8)  # the row itself, then its 7 nearest others
+    order = np.argsort(distances[:, -1], kind="stable")
+    expected = np.sort(order[: len(X) - round(0.25 * len(X))])
+    assert_equal(detector.training_rows_, expected)
+    assert detector.ball_count_.anchors_.shape[0] == len(expected)
+    # the encoder saw only the kept rows: training it alone on them gives the same codes
+    alone = clone(detector.encoder_).fit(
+        detector.scaler_.transform(X[expected]).astype(np.float32))
+    codes = _training_codes(detector, X)
+    assert_allclose(alone.transform(detector.scaler_.transform(X).astype(np.float32)), codes)
+    # kept rows: leave-one-out among the kept codes; trimmed rows: against all kept codes
+    n_branches, k = detector.encoder_.n_branches, detector.n_neighbors
+    width = codes.shape[1] // n_branches
+    expected_scores = np.zeros(len(codes))
+    for b in range(n_branches):  # the per-branch k-th distances, summed
+        branch = codes[:, b * width:(b + 1) * width]
+        distances = np.abs(branch[:, None, :] - branch[expected][None, :, :]).sum(-1)
+        distances[expected, np.arange(len(expected))] = np.inf
+        expected_scores += np.sort(distances, axis=1)[:, k - 1]
+    assert_allclose(detector.decision_scores_, expected_scores, rtol=1e-6)
+    # the trimmed rows are the training anomalies here, far more than the kept ones
+    trimmed = np.setdiff1d(np.arange(len(X)), expected)
+    assert data[2][trimmed].mean() > 3 * data[2][expected].mean()
+
+
+def test_trim_against_contamination_in_the_training_rows():
+    """A dense anomaly cluster in the training rows: kept, it is scored normal; trimmed, not."""
+    rng = np.random.default_rng(3)
+    normal = rng.normal(size=(360, 4))
+    cluster = rng.normal(3.0, 0.05, size=(40, 4))  # tight: each anomaly has 39 close neighbours
+    X = np.r_[normal, cluster]
+    X_test = np.r_[rng.normal(size=(100, 4)), rng.normal(3.0, 0.05, size=(20, 4))]
+    y_test = np.r_[np.zeros(100), np.ones(20)]
+    untrimmed = small_corel(trim=0).fit(X)
+    trimmed = small_corel(trim=0.2, trim_neighbors=60).fit(X)
+    assert set(range(360, 400)).isdisjoint(trimmed.training_rows_)
+    assert roc_auc_score(y_test, untrimmed.decision_function(X_test)) < 0.6
+    assert roc_auc_score(y_test, trimmed.decision_function(X_test)) > 0.95
+
+
 def test_adbench_runner_scores_corel_as_the_pyod_detector(tmp_path):
     """The adbench command's COREL column is this detector in ADBench's loop."""
     from corel_sklearn.experiments import adbench_split, run_adbench_benchmark
@@ -256,3 +310,12 @@ def test_adbench_runner_scores_corel_as_the_pyod_detector(tmp_path):
         detector = COREL(encoder=make_encoder(0, 0, seed)).fit(X_fit)
         expected = roc_auc_score(y_test, detector.decision_function(X_test))
         assert result.aurocs("COREL")[0, seed - 1] == expected
+    # semi-supervised: the training rows are normal, COREL runs as a novelty detector
+    result = run_adbench_benchmark(tmp_path, random_states=[1], methods=["COREL"],
+                                   setting="semi-supervised", make_encoder=make_encoder,
+                                   verbose=0)
+    X_fit, X_test, y_fit, y_test = adbench_split(X, y, 1, setting="semi-supervised")
+    assert y_fit.sum() == 0
+    detector = COREL(encoder=make_encoder(0, 0, 1), trim=0).fit(X_fit)
+    expected = roc_auc_score(y_test, detector.decision_function(X_test))
+    assert result.aurocs("COREL")[0, 0] == expected

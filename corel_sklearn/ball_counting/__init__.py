@@ -20,6 +20,7 @@ from corel_sklearn.ball_counting._kth_neighbors import (
     kth_neighbor_distances,
     leave_one_out_kth_neighbor_distances,
 )
+from corel_sklearn.ball_counting._trimming import densest_rows
 
 __all__ = [
     "AGGREGATIONS",
@@ -28,6 +29,7 @@ __all__ = [
     "ball_counts",
     "branch_ball_counts",
     "branch_kth_neighbor_distances",
+    "densest_rows",
     "kth_neighbor_distances",
     "leave_one_out_ball_counts",
     "leave_one_out_kth_neighbor_distances",

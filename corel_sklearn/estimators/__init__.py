@@ -6,6 +6,8 @@ from corel_sklearn.estimators._presets import (  # noqa: F401
     TABULAR_N_NEIGHBORS,
     TABULAR_N_STEPS,
     TABULAR_SCORING,
+    TABULAR_TRIM,
+    TABULAR_TRIM_NEIGHBORS,
     tabular_encoder,
 )
 from corel_sklearn.estimators._topo_autoencoder import TopoAutoencoder  # noqa: F401

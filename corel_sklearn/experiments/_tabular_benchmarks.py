@@ -17,7 +17,14 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from corel_sklearn._threads import limited_threads
 from corel_sklearn.datasets import ODDS_DATASETS, load_adbench, load_odds
-from corel_sklearn.estimators import TABULAR_N_NEIGHBORS, TABULAR_SCORING, tabular_encoder
+from corel_sklearn.ball_counting import densest_rows
+from corel_sklearn.estimators import (
+    TABULAR_N_NEIGHBORS,
+    TABULAR_SCORING,
+    TABULAR_TRIM,
+    TABULAR_TRIM_NEIGHBORS,
+    tabular_encoder,
+)
 from corel_sklearn.experiments._methods import (
     ADBENCH_METHODS,
     ODDS_METHODS,
@@ -66,6 +73,10 @@ class TabularSettings:
         Fit a :class:`~sklearn.preprocessing.StandardScaler` on the training rows of each
         split before the encoder, as :class:`corel_sklearn.pyod.COREL` does (once per split:
         COREL and its lambda = 0 ablation see the same input).
+    trim : float in [0, 0.5), default=0.3
+        Share of each split's training rows the encoders do not train on, as
+        :class:`corel_sklearn.pyod.COREL`'s ``trim``: the rows farthest from their 100th
+        nearest neighbour in the encoder's input. 0 trains on every row.
     verbose : int, default=1
         0 is silent; 1 logs each set and its mean AUROCs on stderr.
 
@@ -93,9 +104,14 @@ class TabularSettings:
     n_jobs: int | None = None
     encoder_n_jobs: int | None = 1
     standardize_encoder_input: bool = False
+    trim: float = TABULAR_TRIM
     verbose: int = 1
 
     def __post_init__(self):
+        if isinstance(self.trim, bool) or not (
+                isinstance(self.trim, (int, float)) and 0 <= self.trim < 0.5):
+            raise ValueError(f"trim must be a share in [0, 0.5) of the training rows the "
+                             f"encoders leave out, got {self.trim!r}.")
         if self.radius is not None and not self.radius > 0:
             raise ValueError(
                 f"radius must be > 0 or None (the encoder's eta), got {self.radius!r}.")
@@ -246,7 +262,7 @@ def adbench_split(X, y, random_state, *, setting="unsupervised", labeled_ratio=1
 def run_odds_benchmark(data_dir, *, datasets=None, n_trials=10, methods=ODDS_METHODS,
                        published_csv=None, radius=None, make_encoder=tabular_encoder,
                        n_jobs=None, encoder_n_jobs=1, standardize_encoder_input=False,
-                       verbose=1):
+                       trim=TABULAR_TRIM, verbose=1):
     """COREL and baselines on ODDS sets with pyod's benchmark protocol.
 
     Per set and trial ``i``: a random 60/40 train/test split
@@ -257,8 +273,8 @@ def run_odds_benchmark(data_dir, *, datasets=None, n_trials=10, methods=ODDS_MET
 
     * COREL: ``make_encoder(n_train, n_features, i)`` (default
       :func:`~corel_sklearn.tabular_encoder`)
-      trained on the standardised train split, then :class:`~corel_sklearn.BallCountOneClass`
-      fitted on all train codes; the anomaly score is the distance to the 5th nearest
+      trained on the standardised train split without its ``trim`` share of sparsest rows,
+      then :class:`~corel_sklearn.BallCountOneClass` fitted on their codes; the anomaly score is the distance to the 5th nearest
       training code (``scoring="knn_distance"``, as :class:`corel_sklearn.pyod.COREL`).
     * The baselines come from :data:`METHODS` with pyod's defaults: IForest
       ``IsolationForest(random_state=i)``, OCSVM ``OneClassSVM(nu=0.5, gamma="auto")``, LOF
@@ -294,6 +310,10 @@ def run_odds_benchmark(data_dir, *, datasets=None, n_trials=10, methods=ODDS_MET
     standardize_encoder_input : bool, default=False
         Fit a StandardScaler on the training rows before the encoder; not needed here: the
         ODDS split is standardised already.
+    trim : float in [0, 0.5), default=0.3
+        Share of each split's training rows the encoder does not train on (the rows
+        farthest from their 100th nearest neighbour), as :class:`corel_sklearn.pyod.COREL`
+        does by default; 0 trains on every row.
     verbose : int, default=1
         0 is silent; 1 logs each set and its mean AUROCs on stderr.
 
@@ -327,7 +347,7 @@ def run_odds_benchmark(data_dir, *, datasets=None, n_trials=10, methods=ODDS_MET
     settings = TabularSettings(
         methods=tuple(methods), radius=radius, make_encoder=make_encoder, n_jobs=n_jobs,
         encoder_n_jobs=encoder_n_jobs, standardize_encoder_input=standardize_encoder_input,
-        verbose=verbose)
+        trim=trim, verbose=verbose)
     n_trials = _positive_int(n_trials, "n_trials")
     names = list(ODDS_DATASETS if datasets is None else datasets)
     published = {}
@@ -353,7 +373,7 @@ def run_adbench_benchmark(data_dir, *, datasets=None, setting="unsupervised",
                           labeled_ratio=1.0, random_states=ADBENCH_SEEDS,
                           methods=ADBENCH_METHODS, published_csv=None, radius=None,
                           make_encoder=tabular_encoder, n_jobs=None, encoder_n_jobs=1,
-                          standardize_encoder_input=True, verbose=1):
+                          standardize_encoder_input=True, trim=None, verbose=1):
     """COREL and baselines on ADBench's classical ``.npz`` sets with ADBench's protocol.
 
     Per set and seed: :func:`adbench_split` (resampling to 1000-10,000 rows, stratified 70/30
@@ -364,7 +384,8 @@ def run_adbench_benchmark(data_dir, *, datasets=None, setting="unsupervised",
     scaled rows. COREL does what :class:`corel_sklearn.pyod.COREL` does: it standardises the
     training rows (``standardize_encoder_input=True``; the tabular encoder is built for
     standardised inputs), trains ``make_encoder(n_fit, n_features, random_state)`` (default
-    :func:`~corel_sklearn.tabular_encoder`) on them and scores the test rows by the distance
+    :func:`~corel_sklearn.tabular_encoder`) on them without the ``trim`` share of sparsest
+    rows and scores the test rows by the distance
     from their codes to the 5th nearest training code.
 
     The keyword arguments from ``radius`` on are those of :class:`TabularSettings` (see
@@ -402,6 +423,13 @@ def run_adbench_benchmark(data_dir, *, datasets=None, setting="unsupervised",
     standardize_encoder_input : bool, default=True
         Fit a StandardScaler on the training rows before the encoder (the min-max scaled
         rows are not standardised).
+    trim : float in [0, 0.5) or None, default=None
+        Share of each split's training rows the encoder does not train on (the rows
+        farthest from their 100th nearest neighbour), as :class:`corel_sklearn.pyod.COREL`'s
+        ``trim``. None follows the setting: 0.3 (``COREL()``'s default) where the training
+        rows hold the anomalies ("unsupervised"), 0 where they are normal by construction
+        ("semi-supervised" with every training anomaly labeled and left out: COREL as the
+        novelty detector it is, ``COREL(trim=0)``).
     verbose : int, default=1
         0 is silent; 1 logs each set and its mean AUROCs on stderr.
 
@@ -433,12 +461,14 @@ def run_adbench_benchmark(data_dir, *, datasets=None, setting="unsupervised",
     >>> bool(result.aurocs("IForest").min() > 0.9)
     True
     """
+    if setting not in ADBENCH_SETTINGS:
+        raise ValueError(f"setting must be one of {ADBENCH_SETTINGS}, got {setting!r}.")
+    if trim is None:
+        trim = default_trim(setting, labeled_ratio)
     settings = TabularSettings(
         methods=tuple(methods), radius=radius, make_encoder=make_encoder, n_jobs=n_jobs,
         encoder_n_jobs=encoder_n_jobs, standardize_encoder_input=standardize_encoder_input,
-        verbose=verbose)
-    if setting not in ADBENCH_SETTINGS:
-        raise ValueError(f"setting must be one of {ADBENCH_SETTINGS}, got {setting!r}.")
+        trim=trim, verbose=verbose)
     random_states = [int(s) for s in random_states]
     if not random_states:
         raise ValueError("random_states must hold at least one seed.")
@@ -461,6 +491,33 @@ def run_adbench_benchmark(data_dir, *, datasets=None, setting="unsupervised",
                            labeled_ratio=labeled_ratio if setting != "unsupervised" else 0.0,
                            published_csv=os.fspath(published_csv) if published_csv else None)
     return result
+
+
+def default_trim(setting, labeled_ratio=1.0):
+    """COREL's ``trim`` in an ADBench setting: 0 where the training rows are all normal.
+
+    Parameters
+    ----------
+    setting : {"unsupervised", "semi-supervised"}
+    labeled_ratio : float, default=1.0
+        Share of the training anomalies labeled (and left out) in the semi-supervised
+        setting; below 1 some stay in the training rows.
+
+    Returns
+    -------
+    trim : float
+        0.0 for "semi-supervised" with every anomaly labeled, else
+        :class:`corel_sklearn.pyod.COREL`'s default (0.3).
+
+    Examples
+    --------
+    >>> from corel_sklearn.experiments import default_trim
+    >>> default_trim("unsupervised"), default_trim("semi-supervised")
+    (0.3, 0.0)
+    """
+    if setting == "semi-supervised" and labeled_ratio >= 1.0:
+        return 0.0
+    return TABULAR_TRIM
 
 
 def adbench_files(data_dir, datasets=None):
@@ -688,6 +745,8 @@ def _score_encoded(methods, split, run, settings):
         # that COREL and its lambda = 0 ablation train on the same input
         scaler = StandardScaler().fit(X_fit)
         X_fit, X_test = scaler.transform(X_fit), scaler.transform(X_test)
+    # as corel_sklearn.pyod.COREL does: the encoders train without the sparsest rows
+    X_fit = X_fit[densest_rows(X_fit, settings.trim, n_neighbors=TABULAR_TRIM_NEIGHBORS)]
     scaling_seconds = time.perf_counter() - start
     for representation in ("corel", "ae"):
         chosen = [m for m in methods if m.representation == representation]

@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from corel_sklearn._files import ensure_writable_dir
+from corel_sklearn.estimators import TABULAR_TRIM
 from corel_sklearn.experiments._cache import default_cache_dir, stop_on_interrupt
 from corel_sklearn.experiments._data import (
     default_data_help,
@@ -80,6 +81,13 @@ def _n_jobs(text):
     value = _number(int)(text)
     if value == 0:
         raise argparse.ArgumentTypeError("must be a positive count or -1 (all cores), got 0")
+    return value
+
+
+def _trim_share(text):
+    value = _number(float)(text)
+    if not 0 <= value < 0.5:
+        raise argparse.ArgumentTypeError(f"must be a share in [0, 0.5), got {text}")
     return value
 
 
@@ -292,6 +300,11 @@ def _add_tabular_options(p, methods, out):
     p.add_argument("--encoder-steps", type=POSITIVE_INT, default=300,
                    help="optimisation steps of COREL's tabular encoder (default: "
                    "%(default)s, the setting of the published ODDS figures)")
+    p.add_argument("--trim", type=_trim_share, default=None,
+                   help="share of each split's training rows COREL's encoder leaves out, the "
+                   "farthest from their 100th nearest neighbour (default: "
+                   f"{TABULAR_TRIM} where the training rows hold anomalies, 0 in ADBench's "
+                   "semi-supervised setting; 0 trains on every row)")
     p.add_argument("--out", default=out, help="output folder (default: %(default)s)")
     p.add_argument("--no-plot", action="store_true", help="skip the PNG")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
@@ -515,6 +528,7 @@ def _run_odds(args):
             data_path, datasets=[name], n_trials=args.trials, methods=args.methods,
             radius=args.radius, published_csv=published, n_jobs=args.n_jobs,
             encoder_n_jobs=args.encoder_n_jobs, verbose=verbose,
+            trim=TABULAR_TRIM if args.trim is None else args.trim,
             make_encoder=_tabular_encoder(args.encoder_steps),
         )
 
@@ -578,7 +592,7 @@ def _run_adbench(args):
                 labeled_ratio=args.labeled_ratio, random_states=args.seeds,
                 methods=args.methods,
                 radius=args.radius, published_csv=published, n_jobs=args.n_jobs,
-                encoder_n_jobs=args.encoder_n_jobs, verbose=verbose,
+                encoder_n_jobs=args.encoder_n_jobs, trim=args.trim, verbose=verbose,
                 make_encoder=_tabular_encoder(args.encoder_steps),
             )
 
