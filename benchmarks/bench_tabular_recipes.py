@@ -34,8 +34,7 @@ from sklearn.preprocessing import StandardScaler
 
 from corel_sklearn.datasets import load_adbench
 from corel_sklearn.estimators import BallCountOneClass, TopoAutoencoder
-from corel_sklearn.experiments import adbench_files, adbench_split
-from corel_sklearn.experiments._tabular_benchmarks import copy_share
+from corel_sklearn.experiments import adbench_files, adbench_split, copy_share
 
 # The adbench command's columns printed beside the recipes (COREL: the recipe at its defaults).
 BASELINES = ("COREL", "COREL-count", "KNN", "LOF", "IForest", "ECOD", "OCSVM")

@@ -16,8 +16,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from corel_sklearn._threads import limited_threads
-from corel_sklearn.datasets import ODDS_DATASETS, load_adbench, load_odds
 from corel_sklearn.ball_counting import densest_rows
+from corel_sklearn.datasets import ODDS_DATASETS, load_adbench, load_odds
 from corel_sklearn.estimators import (
     TABULAR_N_NEIGHBORS,
     TABULAR_SCORING,
@@ -274,8 +274,9 @@ def run_odds_benchmark(data_dir, *, datasets=None, n_trials=10, methods=ODDS_MET
     * COREL: ``make_encoder(n_train, n_features, i)`` (default
       :func:`~corel_sklearn.tabular_encoder`)
       trained on the standardised train split without its ``trim`` share of sparsest rows,
-      then :class:`~corel_sklearn.BallCountOneClass` fitted on their codes; the anomaly score is the distance to the 5th nearest
-      training code (``scoring="knn_distance"``, as :class:`corel_sklearn.pyod.COREL`).
+      then :class:`~corel_sklearn.BallCountOneClass` fitted on their codes; the anomaly
+      score is the distance to the 5th nearest kept training code
+      (``scoring="knn_distance"``, as :class:`corel_sklearn.pyod.COREL`).
     * The baselines come from :data:`METHODS` with pyod's defaults: IForest
       ``IsolationForest(random_state=i)``, OCSVM ``OneClassSVM(nu=0.5, gamma="auto")``, LOF
       ``LocalOutlierFactor(n_neighbors=20, novelty=True)``, KNN and ECOD from pyod.
@@ -362,7 +363,8 @@ def run_odds_benchmark(data_dir, *, datasets=None, n_trials=10, methods=ODDS_MET
             "(e.g. ../shared/data/odds_pyod) and names from ODDS_DATASETS."
         )
     tables = ((name, load_odds(path)) for name, path in zip(names, paths, strict=True))
-    result = _run_tabular(tables, names, pyod_split, range(n_trials), settings, published)
+    result = _run_tabular(tables, names, pyod_split, range(n_trials), settings, published,
+                          run_label="trial")
     result.settings.update(protocol="pyod ODDS", data_dir=os.fspath(data_dir),
                            n_trials=n_trials,
                            published_csv=os.fspath(published_csv) if published_csv else None)
@@ -485,7 +487,7 @@ def run_adbench_benchmark(data_dir, *, datasets=None, setting="unsupervised",
         return adbench_split(X, y, random_state, setting=setting, labeled_ratio=labeled_ratio)
 
     result = _run_tabular(((n, load_adbench(p)) for n, p in zip(names, paths, strict=True)),
-                          names, split, random_states, settings, published)
+                          names, split, random_states, settings, published, run_label="seed")
     result.settings.update(protocol=f"ADBench {setting}", data_dir=os.fspath(data_dir),
                            random_states=random_states, setting=setting,
                            labeled_ratio=labeled_ratio if setting != "unsupervised" else 0.0,
@@ -679,7 +681,7 @@ def read_adbench_published(path):
             for n, cols in sums.items() if cols}
 
 
-def _run_tabular(tables, names, split, runs, settings, published):
+def _run_tabular(tables, names, split, runs, settings, published, run_label):
     """Every method on every split of every table; ``split(X, y, run) -> X_fit, X_test, ...``."""
     methods = resolve_methods(settings.methods)
     runs = list(runs)
@@ -722,7 +724,7 @@ def _run_tabular(tables, names, split, runs, settings, published):
             f"{m.key} {np.mean([results[m.key, r][0] for r in runs]):.3f}" for m in methods)
         log(settings.verbose, f"{name:<11} {means}  ({info[name]['seconds']:.1f} s)")
     return BenchmarkResult(records, [m.key for m in methods], names, group_label="dataset",
-                           run_label="trial", settings=settings.report(),
+                           run_label=run_label, settings=settings.report(),
                            timings={"total": time.perf_counter() - start},
                            published=published, info=info)
 
@@ -789,6 +791,30 @@ def copy_share(X_fit, X_test, y_test):
     many normal test rows are copies of training rows (and the anomalies are not), any score
     at k = 1 or a tiny radius separates them by the copies alone. The runners report such
     sets apart ("copy-affected": a share of 0.25 or more).
+
+    Parameters
+    ----------
+    X_fit : ndarray of shape (n_fit, n_features)
+        The rows the detectors are fitted on.
+    X_test : ndarray of shape (n_test, n_features)
+        The test rows, scaled as ``X_fit``.
+    y_test : array-like of shape (n_test,)
+        Test labels, 1 = anomaly.
+
+    Returns
+    -------
+    share : float
+        Share of the normal test rows equal, bit for bit, to some row of ``X_fit``
+        (0.0 where the test split holds no normal row).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from corel_sklearn.experiments import copy_share
+    >>> X_fit = np.array([[0.0, 1.0], [2.0, 3.0]])
+    >>> X_test = np.array([[0.0, 1.0], [5.0, 5.0], [2.0, 3.0]])
+    >>> copy_share(X_fit, X_test, [0, 0, 1])   # one of the two normal test rows is a copy
+    0.5
     """
     seen = {row.tobytes() for row in np.ascontiguousarray(X_fit)}
     normal = np.ascontiguousarray(X_test[np.asarray(y_test) == 0])
