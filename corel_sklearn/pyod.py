@@ -331,16 +331,30 @@ class COREL(BaseDetector):
             codes = self.encoder_.fit_transform(X)
         for w in caught:
             if issubclass(w.category, ConvergenceWarning):
-                warn(self._convergence_message(str(w.message)), ConvergenceWarning)
+                warn(self._convergence_message(str(w.message), X), ConvergenceWarning)
             else:
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         return codes
 
-    def _convergence_message(self, message):
+    def _convergence_message(self, message, X):
         # The encoder names its own knob (max_epochs); keep its diagnosis, give ours.
         match = re.search(r"scale eta: (.*?)\. Increase", message, flags=re.DOTALL)
         what = match.group(1) if match else message
         steps = getattr(self.encoder_, "n_steps_", None)
+        copies = 1.0 - len(np.unique(X, axis=0)) / len(X)
+        if copies >= 0.25:
+            # Exact copies share one code: their minimum-spanning-tree edges have length 0,
+            # and no training length moves the median death time of such rows to eta.
+            trimmed = (f" after trim={self.trim!r} kept the densest rows" if self.trim
+                       else "")
+            return (
+                f"COREL's encoder stopped after {steps} optimizer steps before its codes were "
+                f"organised at the scale eta: {what}. {100 * copies:.0f} % of the rows it "
+                f"trained on{trimmed} are exact copies of another row, which share one code, "
+                "so more training does not help; pass the rows without their copies (e.g. "
+                "np.unique(X, axis=0)) or a smaller trim. Its anomaly scores may be less "
+                "reliable."
+            )
         if self.encoder is None:
             more = 2 * steps if steps else 2 * TABULAR_N_STEPS
             now = TABULAR_N_STEPS if self.n_steps is None else self.n_steps

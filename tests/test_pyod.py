@@ -237,6 +237,17 @@ def test_convergence_warning_names_this_class_knobs_at_the_callers_line(data):
     assert caught[0].filename == __file__
 
 
+def test_convergence_warning_on_copied_rows_says_so(data):
+    """Rows that are mostly exact copies: more steps cannot help, and the warning says why."""
+    X = np.repeat(data[0][:50], 4, axis=0)  # 75 % of the rows copy another
+    with pytest.warns(ConvergenceWarning) as caught:
+        COREL(n_steps=30, trim=0.2, random_state=0).fit(X)
+    message = str(caught[0].message)
+    assert "75 % of the rows it trained on after trim=0.2 kept the densest rows" in message
+    assert "np.unique(X, axis=0)" in message and "n_steps" not in message
+    assert caught[0].filename == __file__
+
+
 def test_clear_import_error_without_pyod(monkeypatch):
     monkeypatch.setitem(sys.modules, "pyod.models.base", None)
     monkeypatch.delitem(sys.modules, "corel_sklearn.pyod")
