@@ -33,9 +33,9 @@ from corel_sklearn.estimators import (
     TABULAR_N_STEPS,
     TABULAR_SCORING,
     TABULAR_TRIM,
-    TABULAR_TRIM_NEIGHBORS,
     BallCountOneClass,
     tabular_encoder,
+    tabular_trim_neighbors,
 )
 
 __all__ = ["COREL"]
@@ -57,7 +57,7 @@ class COREL(BaseDetector):
     connectivity loss gives every training row neighbours at the distance ``eta``, anomalies
     included, so where the training rows may hold anomalies (PyOD's unsupervised use) the
     encoder trains without the ``trim`` share of rows farthest from their
-    ``trim_neighbors``-th nearest neighbour in the standardised input; those rows are scored
+    ``trim_neighbors_``-th nearest neighbour in the standardised input; those rows are scored
     like new data. Set ``trim=0`` when the training rows are known to be normal. On ADBench's
     43 classical sets (seeds 1-3) COREL has the highest mean AUROC of PyOD's KNN, LOF,
     IForest, ECOD and OCSVM both trained on normal rows only with ``trim=0`` (0.903, KNN
@@ -98,9 +98,12 @@ class COREL(BaseDetector):
         the training rows are known to be normal (novelty detection, ADBench's
         semi-supervised setting). Independent of ``contamination``, which only sets the
         threshold.
-    trim_neighbors : int, default=20
+    trim_neighbors : int or "auto", default="auto"
         Which neighbour ranks the rows for ``trim`` (1 = the nearest); lowered to
-        ``n_samples - 1`` on tiny data.
+        ``n_samples - 1`` on tiny data. "auto": 100, or one per 70 training rows when that is
+        more (:func:`~corel_sklearn.estimators.tabular_trim_neighbors`). Anomalies often come
+        in tight groups, each with close neighbours among the others; only a neighbourhood
+        larger than the group sees it as sparse, and the groups grow with the rows.
     standardize : bool, default=True
         Fit a :class:`~sklearn.preprocessing.StandardScaler` on the training data and apply
         it before encoding: PyOD users pass raw features of very different scales, and the
@@ -124,6 +127,8 @@ class COREL(BaseDetector):
         The fitted scaler (None when ``standardize=False``).
     encoder_ : estimator
         The fitted encoder.
+    trim_neighbors_ : int
+        The neighbour that ranked the rows for ``trim`` (``trim_neighbors`` resolved).
     training_rows_ : ndarray of int64
         Indices of the training rows the encoder trained on and the scores count as
         neighbours (all rows when ``trim=0``).
@@ -174,7 +179,7 @@ class COREL(BaseDetector):
 
     def __init__(self, contamination=0.1, *, encoder=None, n_steps=None,
                  scoring=TABULAR_SCORING, n_neighbors=TABULAR_N_NEIGHBORS, radius=None,
-                 trim=TABULAR_TRIM, trim_neighbors=TABULAR_TRIM_NEIGHBORS,
+                 trim=TABULAR_TRIM, trim_neighbors="auto",
                  standardize=True, random_state=None, n_jobs=None):
         super().__init__(contamination=contamination)
         self.encoder = encoder
@@ -218,7 +223,9 @@ class COREL(BaseDetector):
         self.n_features_in_ = X.shape[1]
         self.scaler_ = StandardScaler().fit(X) if self.standardize else None
         X = self._scaled(X)
-        self.training_rows_ = densest_rows(X, self.trim, n_neighbors=self.trim_neighbors,
+        self.trim_neighbors_ = (tabular_trim_neighbors(X.shape[0])
+                                if self.trim_neighbors == "auto" else self.trim_neighbors)
+        self.training_rows_ = densest_rows(X, self.trim, n_neighbors=self.trim_neighbors_,
                                            n_threads=threads_for_n_jobs(self.n_jobs))
         self.encoder_ = self._make_encoder(self.training_rows_.shape + X.shape[1:])
         codes = self._fit_encoder(X[self.training_rows_])
@@ -304,10 +311,13 @@ class COREL(BaseDetector):
         if self.scoring not in ("count", "knn_distance"):
             raise ValueError(
                 f"scoring must be 'count' or 'knn_distance', got {self.scoring!r}.")
-        for name in ("n_neighbors", "trim_neighbors"):
-            k = getattr(self, name)
-            if isinstance(k, bool) or not isinstance(k, Integral) or k < 1:
-                raise ValueError(f"{name} must be a positive int, got {k!r}.")
+        k = self.n_neighbors
+        if isinstance(k, bool) or not isinstance(k, Integral) or k < 1:
+            raise ValueError(f"n_neighbors must be a positive int, got {k!r}.")
+        m = self.trim_neighbors
+        if not (isinstance(m, str) and m == "auto") and (
+                isinstance(m, bool) or not isinstance(m, Integral) or m < 1):
+            raise ValueError(f"trim_neighbors must be a positive int or 'auto', got {m!r}.")
         trim = self.trim
         if isinstance(trim, bool) or not isinstance(trim, Real) or not 0 <= trim < 0.5:
             raise ValueError(

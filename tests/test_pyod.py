@@ -215,6 +215,29 @@ def test_n_jobs_zero_is_refused_at_fit(data, n_jobs):
         small_corel(n_jobs=n_jobs).fit(data[0])
 
 
+@pytest.mark.parametrize("params, message", [
+    ({"trim": 0.5}, r"trim must be a float in \[0, 0.5\)"),
+    ({"trim": -0.1}, r"trim must be a float in \[0, 0.5\)"),
+    ({"trim": True}, r"trim must be a float in \[0, 0.5\)"),
+    ({"trim": "0.3"}, r"trim must be a float in \[0, 0.5\)"),
+    ({"trim_neighbors": 0}, "trim_neighbors must be a positive int or 'auto'"),
+    ({"trim_neighbors": "all"}, "trim_neighbors must be a positive int or 'auto'"),
+    ({"trim_neighbors": 2.0}, "trim_neighbors must be a positive int or 'auto'"),
+])
+def test_trim_errors_name_the_parameter(data, params, message):
+    with pytest.raises(ValueError, match=message):
+        small_corel(**params).fit(data[0])
+
+
+def test_trim_neighbors_auto_grows_with_the_rows(fitted, data):
+    from corel_sklearn.estimators import tabular_trim_neighbors
+
+    assert fitted.trim_neighbors_ == 100  # 200 rows
+    assert fitted.training_rows_.shape == (140,)  # 30 % of 200 left out
+    assert [tabular_trim_neighbors(n) for n in (10, 7000, 7069, 7070, 29458)] == [
+        100, 100, 100, 101, 420]
+
+
 def test_n_steps_is_for_the_default_encoder(data):
     with pytest.raises(ValueError, match="n_steps must be None, 'auto' or a positive int"):
         COREL(n_steps=0).fit(data[0])

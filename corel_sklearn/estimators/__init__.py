@@ -9,5 +9,6 @@ from corel_sklearn.estimators._presets import (  # noqa: F401
     TABULAR_TRIM,
     TABULAR_TRIM_NEIGHBORS,
     tabular_encoder,
+    tabular_trim_neighbors,
 )
 from corel_sklearn.estimators._topo_autoencoder import TopoAutoencoder  # noqa: F401

@@ -22,8 +22,8 @@ from corel_sklearn.estimators import (
     TABULAR_N_NEIGHBORS,
     TABULAR_SCORING,
     TABULAR_TRIM,
-    TABULAR_TRIM_NEIGHBORS,
     tabular_encoder,
+    tabular_trim_neighbors,
 )
 from corel_sklearn.experiments._methods import (
     ADBENCH_METHODS,
@@ -75,8 +75,9 @@ class TabularSettings:
         COREL and its lambda = 0 ablation see the same input).
     trim : float in [0, 0.5), default=0.3
         Share of each split's training rows the encoders do not train on, as
-        :class:`corel_sklearn.pyod.COREL`'s ``trim``: the rows farthest from their 100th
-        nearest neighbour in the encoder's input. 0 trains on every row.
+        :class:`corel_sklearn.pyod.COREL`'s ``trim``: the rows farthest from their
+        ``tabular_trim_neighbors(n)``-th nearest neighbour in the encoder's input (the 100th
+        up to 7,000 rows). 0 trains on every row.
     verbose : int, default=1
         0 is silent; 1 logs each set and its mean AUROCs on stderr.
 
@@ -313,8 +314,8 @@ def run_odds_benchmark(data_dir, *, datasets=None, n_trials=10, methods=ODDS_MET
         ODDS split is standardised already.
     trim : float in [0, 0.5), default=0.3
         Share of each split's training rows the encoder does not train on (the rows
-        farthest from their 100th nearest neighbour), as :class:`corel_sklearn.pyod.COREL`
-        does by default; 0 trains on every row.
+        farthest from their 100th nearest neighbour, more on over 7,000 rows), as
+        :class:`corel_sklearn.pyod.COREL` does by default; 0 trains on every row.
     verbose : int, default=1
         0 is silent; 1 logs each set and its mean AUROCs on stderr.
 
@@ -427,11 +428,12 @@ def run_adbench_benchmark(data_dir, *, datasets=None, setting="unsupervised",
         rows are not standardised).
     trim : float in [0, 0.5) or None, default=None
         Share of each split's training rows the encoder does not train on (the rows
-        farthest from their 100th nearest neighbour), as :class:`corel_sklearn.pyod.COREL`'s
-        ``trim``. None follows the setting: 0.3 (``COREL()``'s default) where the training
-        rows hold the anomalies ("unsupervised"), 0 where they are normal by construction
-        ("semi-supervised" with every training anomaly labeled and left out: COREL as the
-        novelty detector it is, ``COREL(trim=0)``).
+        farthest from their 100th nearest neighbour, more on over 7,000 rows), as
+        :class:`corel_sklearn.pyod.COREL`'s ``trim``. None follows the setting
+        (:func:`default_trim`): 0.3, ``COREL()``'s default, where the training rows hold the
+        anomalies ("unsupervised"); 0 where they are normal by construction
+        ("semi-supervised" with every training anomaly labeled and left out), COREL as the
+        novelty detector it is, ``COREL(trim=0)``.
     verbose : int, default=1
         0 is silent; 1 logs each set and its mean AUROCs on stderr.
 
@@ -748,7 +750,8 @@ def _score_encoded(methods, split, run, settings):
         scaler = StandardScaler().fit(X_fit)
         X_fit, X_test = scaler.transform(X_fit), scaler.transform(X_test)
     # as corel_sklearn.pyod.COREL does: the encoders train without the sparsest rows
-    X_fit = X_fit[densest_rows(X_fit, settings.trim, n_neighbors=TABULAR_TRIM_NEIGHBORS)]
+    X_fit = X_fit[densest_rows(X_fit, settings.trim,
+                               n_neighbors=tabular_trim_neighbors(len(X_fit)))]
     scaling_seconds = time.perf_counter() - start
     for representation in ("corel", "ae"):
         chosen = [m for m in methods if m.representation == representation]
