@@ -14,6 +14,7 @@ from corel_sklearn.estimators import (  # noqa: E402
     ClasswiseBallCount,
     TopoAutoencoder,
     tabular_encoder,
+    tabular_trim_neighbors,
 )
 from corel_sklearn.losses import connectivity_loss  # noqa: E402
 
@@ -24,4 +25,5 @@ __all__ = [
     "TopoAutoencoder",
     "connectivity_loss",
     "tabular_encoder",
+    "tabular_trim_neighbors",
 ]

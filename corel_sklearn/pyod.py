@@ -101,7 +101,7 @@ class COREL(BaseDetector):
     trim_neighbors : int or "auto", default="auto"
         Which neighbour ranks the rows for ``trim`` (1 = the nearest); lowered to
         ``n_samples - 1`` on tiny data. "auto": 100, or one per 70 training rows when that is
-        more (:func:`~corel_sklearn.estimators.tabular_trim_neighbors`). Anomalies often come
+        more (:func:`~corel_sklearn.tabular_trim_neighbors`). Anomalies often come
         in tight groups, each with close neighbours among the others; only a neighbourhood
         larger than the group sees it as sparse, and the groups grow with the rows.
     standardize : bool, default=True

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 from sklearn.base import BaseEstimator
+from sklearn.neighbors import KDTree
 from sklearn.preprocessing import StandardScaler
 
 from corel_sklearn.estimators import tabular_encoder
@@ -36,16 +37,22 @@ def test_corel_and_its_ablation_train_on_the_same_standardised_input():
     X_fit = 1e9 + 100 * rng.random((300, 3))
     X_test = 1e9 + 100 * rng.random((60, 3))
     y_test = np.r_[np.zeros(50, dtype=int), np.ones(10, dtype=int)]
-    log = []
-    settings = TabularSettings(
-        methods=("COREL", "BallCount-AE"), standardize_encoder_input=True,
-        make_encoder=lambda n, d, seed: RecordingEncoder(log=log), encoder_n_jobs=None)
-    _score_encoded(resolve_methods(settings.methods), (X_fit, X_test, None, y_test), 0,
-                   settings)
-    expected = StandardScaler().fit_transform(X_fit).astype(np.float32)
-    assert [weight for weight, _ in log] == [20.0, 0.0]
-    for _, seen in log:
-        assert_array_equal(seen, expected)
+    standardised = StandardScaler().fit_transform(X_fit)
+    # trim=0.3: both leave out the same 90 rows, those a KDTree ranks farthest from their
+    # 100th nearest other row
+    distances, _ = KDTree(standardised).query(standardised, k=101)
+    kept = np.sort(np.argsort(distances[:, -1], kind="stable")[:210])
+    for trim, rows in ((0.0, slice(None)), (0.3, kept)):
+        log = []
+        settings = TabularSettings(
+            methods=("COREL", "BallCount-AE"), standardize_encoder_input=True, trim=trim,
+            make_encoder=lambda n, d, seed, log=log: RecordingEncoder(log=log),
+            encoder_n_jobs=None)
+        _score_encoded(resolve_methods(settings.methods), (X_fit, X_test, None, y_test), 0,
+                       settings)
+        assert [weight for weight, _ in log] == [20.0, 0.0]
+        for _, seen in log:
+            assert_array_equal(seen, standardised[rows].astype(np.float32))
 
 
 @pytest.mark.parametrize("n_samples, batch_size", [(700, 100), (60, 30), (9, 8)])

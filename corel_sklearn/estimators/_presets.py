@@ -50,7 +50,7 @@ def tabular_trim_neighbors(n_samples):
 
     Examples
     --------
-    >>> from corel_sklearn.estimators import tabular_trim_neighbors
+    >>> from corel_sklearn import tabular_trim_neighbors
     >>> tabular_trim_neighbors(700), tabular_trim_neighbors(7000), tabular_trim_neighbors(29458)
     (100, 100, 420)
     """
