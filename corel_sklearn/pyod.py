@@ -91,7 +91,7 @@ class COREL(BaseDetector):
     radius : float or None, default=None
         Ball radius of ``scoring="count"``; None uses the encoder's ``eta`` (the paper's
         r = eta).
-    trim : float in [0, 0.5), default=0.2
+    trim : float in [0, 0.5), default=0.3
         Share of the training rows the encoder does not train on: those farthest from their
         ``trim_neighbors``-th nearest neighbour (l2, standardised input, exact). They are
         scored against the kept rows' codes like new data. 0 trains on every row: use it when
