@@ -111,7 +111,10 @@ class COREL(BaseDetector):
     random_state : int or None, default=None
         Seeds the default encoder, or a given encoder whose own ``random_state`` is None.
     n_jobs : int or None, default=None
-        Threads of the scoring kernels (None or -1: all allowed; 0 is refused).
+        Threads of the default encoder's training (as :class:`~corel_sklearn.TopoAutoencoder`'s
+        ``n_jobs``: None keeps torch's setting) and of the trimming and scoring kernels (None
+        or -1: all allowed); 0 is refused. On a CPU that other processes keep busy, 1 trains
+        many times faster. A given ``encoder`` keeps its own ``n_jobs``.
 
     Attributes
     ----------
@@ -381,8 +384,10 @@ class COREL(BaseDetector):
     def _make_encoder(self, shape):
         if self.encoder is None:
             steps = TABULAR_N_STEPS if self.n_steps is None else self.n_steps
+            # n_jobs is this detector's thread count: the default encoder trains with it too,
+            # so the advice of its busy-CPU note (n_jobs=1) is a knob this class has
             return tabular_encoder(shape[0], shape[1], random_state=self.random_state,
-                                   n_steps=steps)
+                                   n_steps=steps).set_params(n_jobs=self.n_jobs)
         encoder = clone(self.encoder)
         params = encoder.get_params()
         if "random_state" in params and params["random_state"] is None:

@@ -215,6 +215,17 @@ def test_n_jobs_zero_is_refused_at_fit(data, n_jobs):
         small_corel(n_jobs=n_jobs).fit(data[0])
 
 
+def test_n_jobs_sets_the_default_encoders_threads_not_a_given_one(data):
+    import torch
+
+    before = torch.get_num_threads()
+    detector = COREL(n_steps=20, n_jobs=1, random_state=0).fit(data[0][:60])
+    assert detector.encoder_.n_jobs == 1
+    assert torch.get_num_threads() == before  # restored after the fit
+    assert small_corel(n_jobs=1).fit(data[0][:60]).encoder_.n_jobs is None
+    assert COREL(n_steps=20, random_state=0).fit(data[0][:60]).encoder_.n_jobs is None
+
+
 @pytest.mark.parametrize("params, message", [
     ({"trim": 0.5}, r"trim must be a float in \[0, 0.5\)"),
     ({"trim": -0.1}, r"trim must be a float in \[0, 0.5\)"),
