@@ -11,6 +11,11 @@ test AUROC over the sets, next to pyod's ``IForest()`` on the same splits.
 
     python benchmarks/bench_tabular_trim.py --setting unsupervised --seeds 1 \\
         --trims 0 0.1 0.2 0.3 --trim-neighbors 20 100 --n-neighbors 5 20 50
+    python benchmarks/bench_tabular_trim.py --setting unsupervised --seeds 1 2 3 \\
+        --trims 0.2 --trim-neighbors n/70 n/35 n/20 --n-neighbors 5
+
+A trim neighbour count ``n/R`` is one per ``R`` training rows, at least 100, among at most
+7,000 rows (``n/20`` is ``COREL``'s "auto").
 
 Sets run in ``--jobs`` processes (one thread each); the biggest go first.
 """
@@ -31,6 +36,13 @@ from corel_sklearn.datasets import load_adbench
 from corel_sklearn.experiments import adbench_files, adbench_split
 
 
+def trim_neighbor_count(spec, n_rows):
+    """An int neighbour count, or ``"n/R"``: one per R rows, at least 100, of <= 7,000 rows."""
+    if isinstance(spec, str) and spec.startswith("n/"):
+        return max(100, min(n_rows, 7000) // int(spec[2:]))
+    return int(spec)
+
+
 def run_set(path, setting, seed, trims, trim_neighbors, n_neighbors):
     """{(trim, trim_neighbors, k): AUROC} and IForest's AUROC on one split of one set."""
     import torch
@@ -46,7 +58,8 @@ def run_set(path, setting, seed, trims, trim_neighbors, n_neighbors):
         y_test, IForest(random_state=seed).fit(X_fit).decision_function(X_test))}
     for trim in trims:
         for m in trim_neighbors if trim > 0 else trim_neighbors[:1]:
-            detector = COREL(trim=trim, trim_neighbors=m, n_neighbors=min(n_neighbors),
+            detector = COREL(trim=trim, trim_neighbors=trim_neighbor_count(m, len(X_fit)),
+                             n_neighbors=min(n_neighbors),
                              random_state=seed, n_jobs=1)
             with warnings.catch_warnings():
                 # the encoder's ConvergenceWarning: the adbench command reports it per set
@@ -69,7 +82,8 @@ def main(argv=None):
                         choices=["unsupervised", "semi-supervised"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[1])
     parser.add_argument("--trims", nargs="+", type=float, default=[0.0, 0.1, 0.2, 0.3])
-    parser.add_argument("--trim-neighbors", nargs="+", type=int, default=[20, 100])
+    parser.add_argument("--trim-neighbors", nargs="+", default=["20", "100"],
+                        help="ints, or n/R: one per R training rows (at least 100)")
     parser.add_argument("--n-neighbors", nargs="+", type=int, default=[5, 20, 50])
     parser.add_argument("--datasets", nargs="+")
     parser.add_argument("--jobs", type=int, default=2)

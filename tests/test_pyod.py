@@ -10,6 +10,7 @@ from numpy.testing import assert_allclose, assert_array_less, assert_equal
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import roc_auc_score
+from sklearn.preprocessing import StandardScaler
 
 pytest.importorskip("pyod")
 from pyod.models.base import BaseDetector  # noqa: E402
@@ -244,9 +245,43 @@ def test_trim_neighbors_auto_grows_with_the_rows(fitted, data):
     from corel_sklearn.estimators import tabular_trim_neighbors
 
     assert fitted.trim_neighbors_ == 100  # 200 rows
-    assert fitted.training_rows_.shape == (140,)  # 30 % of 200 left out
-    assert [tabular_trim_neighbors(n) for n in (10, 7000, 7069, 7070, 29458)] == [
-        100, 100, 100, 101, 420]
+    assert fitted.training_rows_.shape == (160,)  # 20 % of 200 left out
+    # one per 20 rows, at least 100, counted among at most 7,000 reference rows
+    assert [tabular_trim_neighbors(n) for n in (10, 2019, 2020, 6999, 7000, 29458)] == [
+        100, 100, 101, 349, 350, 350]
+
+
+def test_large_tables_rank_rows_among_a_sample_of_reference_rows(monkeypatch):
+    """Beyond TABULAR_TRIM_REFERENCE_ROWS rows, each row's k-th neighbour is sought among a
+    seeded random sample of the rows (itself excluded): a KDTree on the sample agrees."""
+    from sklearn.neighbors import KDTree
+
+    from corel_sklearn import pyod as corel_pyod
+    from corel_sklearn.ball_counting import densest_rows
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 3))
+    kept = densest_rows(X, 0.2, n_neighbors=10, max_reference_rows=120, random_state=7)
+    reference = np.sort(np.random.default_rng(7).choice(300, 120, replace=False))
+    tree = KDTree(X[reference])
+    distances, indices = tree.query(X, k=11)
+    in_reference = np.isin(np.arange(300), reference)
+    # a reference row's nearest reference row is itself (distance 0): skip it
+    kth = np.where(in_reference, distances[:, 10], distances[:, 9])
+    order = np.argsort(kth, kind="stable")
+    assert_equal(kept, np.sort(order[:240]))
+    assert_equal(densest_rows(X, 0.2, n_neighbors=10, max_reference_rows=300),
+                 densest_rows(X, 0.2, n_neighbors=10))  # no sample when all rows fit
+    # COREL samples its reference rows beyond the preset, seeded by random_state
+    monkeypatch.setattr(corel_pyod, "TABULAR_TRIM_REFERENCE_ROWS", 120)
+    fits = [small_corel(trim=0.2, trim_neighbors=10, random_state=seed).fit(X)
+            for seed in (5, 5, 6)]
+    assert_equal(fits[0].training_rows_, fits[1].training_rows_)
+    standardised = StandardScaler().fit_transform(X).astype(np.float32)
+    assert_equal(fits[0].training_rows_,
+                 densest_rows(standardised, 0.2, n_neighbors=10, max_reference_rows=120,
+                              random_state=5))
+    assert not np.array_equal(fits[0].training_rows_, fits[2].training_rows_)
 
 
 def test_n_steps_is_for_the_default_encoder(data):

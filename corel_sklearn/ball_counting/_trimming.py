@@ -2,18 +2,26 @@
 
 import numpy as np
 
-from corel_sklearn.ball_counting._kth_neighbors import leave_one_out_kth_neighbor_distances
+from corel_sklearn.ball_counting._kth_neighbors import (
+    kth_neighbor_distances,
+    leave_one_out_kth_neighbor_distances,
+)
 
 __all__ = ["densest_rows"]
 
 
-def densest_rows(X, trim, *, n_neighbors=20, metric="l2", n_threads=None):
+def densest_rows(X, trim, *, n_neighbors=20, metric="l2", max_reference_rows=None,
+                 random_state=None, n_threads=None):
     """Indices of the rows kept when the ``trim`` share farthest from their neighbours is cut.
 
-    Each row is ranked by the distance to its ``n_neighbors``-th nearest *other* row (exact,
-    leave-one-out); the ``round(trim * n_rows)`` rows with the largest distance are left out.
-    Equal distances are broken by row order (the earlier row is kept), so the result is the
-    same on every machine and thread count.
+    Each row is ranked by the distance to its ``n_neighbors``-th nearest *other* reference row
+    (exact, leave-one-out); the ``round(trim * n_rows)`` rows with the largest distance are
+    left out. The reference rows are all rows, or, where there are more than
+    ``max_reference_rows``, that many drawn without replacement: the cost is then
+    ``n_rows * max_reference_rows`` distances instead of ``n_rows ** 2``, and the
+    ``n_neighbors``-th of a sample ranks the rows as the proportionally larger neighbour of all
+    rows would. Equal distances are broken by row order (the earlier row is kept), so the
+    result is the same on every machine and thread count.
 
     A one-class model trained on a sample that holds the anomalies learns them as normal; a
     connectivity-regularised encoder gives every training row neighbours at the scale ``eta``,
@@ -29,6 +37,11 @@ def densest_rows(X, trim, *, n_neighbors=20, metric="l2", n_threads=None):
         Which neighbour ranks a row (1 = the nearest); lowered to ``n_rows - 1`` on tiny data.
     metric : {"l1", "l2", "linf"}, default="l2"
         Distance in the input space.
+    max_reference_rows : int or None, default=None
+        At most this many rows serve as neighbours (a random sample of the rows); None: all.
+    random_state : int, numpy Generator or None, default=None
+        Seeds the draw of the reference rows (only with more rows than
+        ``max_reference_rows``).
     n_threads : int or None, default=None
         Threads of the distance kernel (None: all allowed).
 
@@ -56,8 +69,23 @@ def densest_rows(X, trim, *, n_neighbors=20, metric="l2", n_threads=None):
         return np.arange(n_rows, dtype=np.int64)
     if n_rows < 2:
         raise ValueError(f"trimming needs at least 2 rows, got {n_rows}.")
-    k = min(int(n_neighbors), n_rows - 1)
-    distances = leave_one_out_kth_neighbor_distances(
-        np.ascontiguousarray(X, dtype=np.float64), k, metric=metric, n_threads=n_threads)
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    if max_reference_rows is None or n_rows <= max_reference_rows:
+        k = min(int(n_neighbors), n_rows - 1)
+        distances = leave_one_out_kth_neighbor_distances(X, k, metric=metric,
+                                                         n_threads=n_threads)
+    else:
+        if max_reference_rows < 2:
+            raise ValueError(f"max_reference_rows must be at least 2, got {max_reference_rows!r}.")
+        reference = np.sort(np.random.default_rng(random_state).choice(
+            n_rows, max_reference_rows, replace=False))
+        k = min(int(n_neighbors), max_reference_rows - 1)
+        distances = np.empty(n_rows)
+        distances[reference] = leave_one_out_kth_neighbor_distances(
+            X[reference], k, metric=metric, n_threads=n_threads)
+        others = np.ones(n_rows, dtype=bool)
+        others[reference] = False
+        distances[others] = kth_neighbor_distances(X[others], X[reference], k, metric=metric,
+                                                   n_threads=n_threads)
     order = np.argsort(distances, kind="stable")
     return np.sort(order[: n_rows - n_cut]).astype(np.int64)

@@ -8,6 +8,7 @@ from corel_sklearn.estimators._presets import (  # noqa: F401
     TABULAR_SCORING,
     TABULAR_TRIM,
     TABULAR_TRIM_NEIGHBORS,
+    TABULAR_TRIM_REFERENCE_ROWS,
     tabular_encoder,
     tabular_trim_neighbors,
 )

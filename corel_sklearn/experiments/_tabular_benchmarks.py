@@ -22,6 +22,7 @@ from corel_sklearn.estimators import (
     TABULAR_N_NEIGHBORS,
     TABULAR_SCORING,
     TABULAR_TRIM,
+    TABULAR_TRIM_REFERENCE_ROWS,
     tabular_encoder,
     tabular_trim_neighbors,
 )
@@ -73,11 +74,12 @@ class TabularSettings:
         Fit a :class:`~sklearn.preprocessing.StandardScaler` on the training rows of each
         split before the encoder, as :class:`corel_sklearn.pyod.COREL` does (once per split:
         COREL and its lambda = 0 ablation see the same input).
-    trim : float in [0, 0.5), default=0.3
+    trim : float in [0, 0.5), default=0.2
         Share of each split's training rows the encoders do not train on, as
         :class:`corel_sklearn.pyod.COREL`'s ``trim``: the rows farthest from their
-        ``tabular_trim_neighbors(n)``-th nearest neighbour in the encoder's input (the 100th
-        up to 7,000 rows). 0 trains on every row.
+        ``tabular_trim_neighbors(n)``-th nearest neighbour in the encoder's input (one per
+        20 rows, at least 100, among at most 7,000 rows drawn with the split's seed). 0
+        trains on every row.
     verbose : int, default=1
         0 is silent; 1 logs each set and its mean AUROCs on stderr.
 
@@ -312,9 +314,9 @@ def run_odds_benchmark(data_dir, *, datasets=None, n_trials=10, methods=ODDS_MET
     standardize_encoder_input : bool, default=False
         Fit a StandardScaler on the training rows before the encoder; not needed here: the
         ODDS split is standardised already.
-    trim : float in [0, 0.5), default=0.3
+    trim : float in [0, 0.5), default=0.2
         Share of each split's training rows the encoder does not train on (the rows
-        farthest from their 100th nearest neighbour, more on over 7,000 rows), as
+        farthest from their ``tabular_trim_neighbors(n)``-th nearest neighbour), as
         :class:`corel_sklearn.pyod.COREL` does by default; 0 trains on every row.
     verbose : int, default=1
         0 is silent; 1 logs each set and its mean AUROCs on stderr.
@@ -428,9 +430,9 @@ def run_adbench_benchmark(data_dir, *, datasets=None, setting="unsupervised",
         rows are not standardised).
     trim : float in [0, 0.5) or None, default=None
         Share of each split's training rows the encoder does not train on (the rows
-        farthest from their 100th nearest neighbour, more on over 7,000 rows), as
+        farthest from their ``tabular_trim_neighbors(n)``-th nearest neighbour), as
         :class:`corel_sklearn.pyod.COREL`'s ``trim``. None follows the setting
-        (:func:`default_trim`): 0.3, ``COREL()``'s default, where the training rows hold the
+        (:func:`default_trim`): 0.2, ``COREL()``'s default, where the training rows hold the
         anomalies ("unsupervised"); 0 where they are normal by construction
         ("semi-supervised" with every training anomaly labeled and left out), COREL as the
         novelty detector it is, ``COREL(trim=0)``.
@@ -511,13 +513,13 @@ def default_trim(setting, labeled_ratio=1.0):
     -------
     trim : float
         0.0 for "semi-supervised" with every anomaly labeled, else
-        :class:`corel_sklearn.pyod.COREL`'s default (0.3).
+        :class:`corel_sklearn.pyod.COREL`'s default (0.2).
 
     Examples
     --------
     >>> from corel_sklearn.experiments import default_trim
     >>> default_trim("unsupervised"), default_trim("semi-supervised")
-    (0.3, 0.0)
+    (0.2, 0.0)
     """
     if setting == "semi-supervised" and labeled_ratio >= 1.0:
         return 0.0
@@ -751,7 +753,9 @@ def _score_encoded(methods, split, run, settings):
         X_fit, X_test = scaler.transform(X_fit), scaler.transform(X_test)
     # as corel_sklearn.pyod.COREL does: the encoders train without the sparsest rows
     X_fit = X_fit[densest_rows(X_fit, settings.trim,
-                               n_neighbors=tabular_trim_neighbors(len(X_fit)))]
+                               n_neighbors=tabular_trim_neighbors(len(X_fit)),
+                               max_reference_rows=TABULAR_TRIM_REFERENCE_ROWS,
+                               random_state=run)]
     scaling_seconds = time.perf_counter() - start
     for representation in ("corel", "ae"):
         chosen = [m for m in methods if m.representation == representation]

@@ -302,8 +302,8 @@ def _add_tabular_options(p, methods, out):
                    "%(default)s, the setting of the published ODDS figures)")
     p.add_argument("--trim", type=_trim_share, default=None,
                    help="share of each split's training rows COREL's encoder leaves out, the "
-                   "farthest from their 100th nearest neighbour (one per 70 rows over 7,000 "
-                   "rows; default: "
+                   "farthest from their m-th nearest neighbour (one per 20 rows, at least 100, "
+                   "among at most 7,000 rows; default: "
                    f"{TABULAR_TRIM} where the training rows hold anomalies, 0 in ADBench's "
                    "semi-supervised setting; 0 trains on every row)")
     p.add_argument("--out", default=out, help="output folder (default: %(default)s)")
