@@ -251,25 +251,32 @@ def test_trim_neighbors_auto_grows_with_the_rows(fitted, data):
         100, 100, 101, 349, 350, 350]
 
 
+def _kept_by_reference(X, reference, k, trim):
+    """Rows kept when each is ranked by its k-th nearest *other* reference row (KDTree)."""
+    from sklearn.neighbors import KDTree
+
+    distances, _ = KDTree(X[reference]).query(X, k=k + 1)
+    # a reference row's nearest reference row is itself (distance 0): skip it
+    kth = np.where(np.isin(np.arange(len(X)), reference), distances[:, k], distances[:, k - 1])
+    order = np.argsort(kth, kind="stable")
+    return np.sort(order[: len(X) - round(trim * len(X))])
+
+
 def test_large_tables_rank_rows_among_a_sample_of_reference_rows(monkeypatch):
     """Beyond TABULAR_TRIM_REFERENCE_ROWS rows, each row's k-th neighbour is sought among a
     seeded random sample of the rows (itself excluded): a KDTree on the sample agrees."""
-    from sklearn.neighbors import KDTree
-
     from corel_sklearn import pyod as corel_pyod
     from corel_sklearn.ball_counting import densest_rows
 
-    rng = np.random.default_rng(3)
-    X = rng.normal(size=(300, 3))
-    kept = densest_rows(X, 0.2, n_neighbors=10, max_reference_rows=120, random_state=7)
+    X = np.random.default_rng(3).normal(size=(300, 3))
     reference = np.sort(np.random.default_rng(7).choice(300, 120, replace=False))
-    tree = KDTree(X[reference])
-    distances, indices = tree.query(X, k=11)
-    in_reference = np.isin(np.arange(300), reference)
-    # a reference row's nearest reference row is itself (distance 0): skip it
-    kth = np.where(in_reference, distances[:, 10], distances[:, 9])
-    order = np.argsort(kth, kind="stable")
-    assert_equal(kept, np.sort(order[:240]))
+    assert_equal(densest_rows(X, 0.2, n_neighbors=10, max_reference_rows=120, random_state=7),
+                 _kept_by_reference(X, reference, 10, 0.2))
+    # a legacy RandomState draws the sample with its own choice()
+    legacy = np.sort(np.random.RandomState(7).choice(300, 120, replace=False))
+    assert_equal(densest_rows(X, 0.2, n_neighbors=10, max_reference_rows=120,
+                              random_state=np.random.RandomState(7)),
+                 _kept_by_reference(X, legacy, 10, 0.2))
     assert_equal(densest_rows(X, 0.2, n_neighbors=10, max_reference_rows=300),
                  densest_rows(X, 0.2, n_neighbors=10))  # no sample when all rows fit
     # COREL samples its reference rows beyond the preset, seeded by random_state

@@ -39,7 +39,7 @@ def densest_rows(X, trim, *, n_neighbors=20, metric="l2", max_reference_rows=Non
         Distance in the input space.
     max_reference_rows : int or None, default=None
         At most this many rows serve as neighbours (a random sample of the rows); None: all.
-    random_state : int, numpy Generator or None, default=None
+    random_state : int, numpy Generator or RandomState, or None, default=None
         Seeds the draw of the reference rows (only with more rows than
         ``max_reference_rows``).
     n_threads : int or None, default=None
@@ -77,8 +77,9 @@ def densest_rows(X, trim, *, n_neighbors=20, metric="l2", max_reference_rows=Non
     else:
         if max_reference_rows < 2:
             raise ValueError(f"max_reference_rows must be at least 2, got {max_reference_rows!r}.")
-        reference = np.sort(np.random.default_rng(random_state).choice(
-            n_rows, max_reference_rows, replace=False))
+        rng = (random_state if isinstance(random_state, np.random.RandomState)
+               else np.random.default_rng(random_state))
+        reference = np.sort(rng.choice(n_rows, max_reference_rows, replace=False))
         k = min(int(n_neighbors), max_reference_rows - 1)
         distances = np.empty(n_rows)
         distances[reference] = leave_one_out_kth_neighbor_distances(
