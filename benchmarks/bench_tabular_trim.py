@@ -33,13 +33,15 @@ from sklearn.metrics import roc_auc_score
 
 from corel_sklearn.ball_counting import kth_neighbor_distances
 from corel_sklearn.datasets import load_adbench
+from corel_sklearn.estimators import TABULAR_TRIM_NEIGHBORS, TABULAR_TRIM_REFERENCE_ROWS
 from corel_sklearn.experiments import adbench_files, adbench_split
 
 
 def trim_neighbor_count(spec, n_rows):
     """An int neighbour count, or ``"n/R"``: one per R rows, at least 100, of <= 7,000 rows."""
     if isinstance(spec, str) and spec.startswith("n/"):
-        return max(100, min(n_rows, 7000) // int(spec[2:]))
+        return max(TABULAR_TRIM_NEIGHBORS,
+                   min(n_rows, TABULAR_TRIM_REFERENCE_ROWS) // int(spec[2:]))
     return int(spec)
 
 

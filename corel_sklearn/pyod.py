@@ -23,7 +23,6 @@ except ImportError as exc:  # pyod is optional: only this module needs it
 from corel_sklearn._threads import threads_for_n_jobs
 from corel_sklearn._warnings import warn
 from corel_sklearn.ball_counting import (
-    densest_rows,
     kth_neighbor_distances,
     leave_one_out_ball_counts,
     leave_one_out_kth_neighbor_distances,
@@ -33,9 +32,9 @@ from corel_sklearn.estimators import (
     TABULAR_N_STEPS,
     TABULAR_SCORING,
     TABULAR_TRIM,
-    TABULAR_TRIM_REFERENCE_ROWS,
     BallCountOneClass,
     tabular_encoder,
+    tabular_training_rows,
     tabular_trim_neighbors,
 )
 
@@ -235,9 +234,8 @@ class COREL(BaseDetector):
         X = self._scaled(X)
         self.trim_neighbors_ = (tabular_trim_neighbors(X.shape[0])
                                 if self.trim_neighbors == "auto" else self.trim_neighbors)
-        self.training_rows_ = densest_rows(
-            X, self.trim, n_neighbors=self.trim_neighbors_,
-            max_reference_rows=TABULAR_TRIM_REFERENCE_ROWS, random_state=self.random_state,
+        self.training_rows_ = tabular_training_rows(
+            X, self.trim, n_neighbors=self.trim_neighbors_, random_state=self.random_state,
             n_threads=threads_for_n_jobs(self.n_jobs))
         self.encoder_ = self._make_encoder(self.training_rows_.shape + X.shape[1:])
         codes = self._fit_encoder(X[self.training_rows_])

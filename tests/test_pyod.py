@@ -265,8 +265,8 @@ def _kept_by_reference(X, reference, k, trim):
 def test_large_tables_rank_rows_among_a_sample_of_reference_rows(monkeypatch):
     """Beyond TABULAR_TRIM_REFERENCE_ROWS rows, each row's k-th neighbour is sought among a
     seeded random sample of the rows (itself excluded): a KDTree on the sample agrees."""
-    from corel_sklearn import pyod as corel_pyod
     from corel_sklearn.ball_counting import densest_rows
+    from corel_sklearn.estimators import _presets
 
     X = np.random.default_rng(3).normal(size=(300, 3))
     reference = np.sort(np.random.default_rng(7).choice(300, 120, replace=False))
@@ -280,7 +280,7 @@ def test_large_tables_rank_rows_among_a_sample_of_reference_rows(monkeypatch):
     assert_equal(densest_rows(X, 0.2, n_neighbors=10, max_reference_rows=300),
                  densest_rows(X, 0.2, n_neighbors=10))  # no sample when all rows fit
     # COREL samples its reference rows beyond the preset, seeded by random_state
-    monkeypatch.setattr(corel_pyod, "TABULAR_TRIM_REFERENCE_ROWS", 120)
+    monkeypatch.setattr(_presets, "TABULAR_TRIM_REFERENCE_ROWS", 120)
     fits = [small_corel(trim=0.2, trim_neighbors=10, random_state=seed).fit(X)
             for seed in (5, 5, 6)]
     assert_equal(fits[0].training_rows_, fits[1].training_rows_)

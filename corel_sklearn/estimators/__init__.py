@@ -10,6 +10,7 @@ from corel_sklearn.estimators._presets import (  # noqa: F401
     TABULAR_TRIM_NEIGHBORS,
     TABULAR_TRIM_REFERENCE_ROWS,
     tabular_encoder,
+    tabular_training_rows,
     tabular_trim_neighbors,
 )
 from corel_sklearn.estimators._topo_autoencoder import TopoAutoencoder  # noqa: F401

@@ -4,6 +4,7 @@ from numbers import Integral
 
 import numpy as np
 
+from corel_sklearn.ball_counting import densest_rows
 from corel_sklearn.estimators._topo_autoencoder import TopoAutoencoder
 
 __all__ = ["tabular_encoder", "tabular_trim_neighbors"]
@@ -64,6 +65,20 @@ def tabular_trim_neighbors(n_samples):
     """
     reference_rows = min(int(n_samples), TABULAR_TRIM_REFERENCE_ROWS)
     return max(TABULAR_TRIM_NEIGHBORS, reference_rows // TABULAR_ROWS_PER_TRIM_NEIGHBOR)
+
+
+def tabular_training_rows(X, trim, *, n_neighbors=None, random_state=None, n_threads=None):
+    """Indices of the rows the tabular encoder trains on: all but the ``trim`` share sparsest.
+
+    :func:`~corel_sklearn.ball_counting.densest_rows` with the recipe's neighbour count
+    (``n_neighbors=None``: :func:`tabular_trim_neighbors`) and reference rows (at most
+    ``TABULAR_TRIM_REFERENCE_ROWS``, drawn with ``random_state`` from larger tables).
+    """
+    if n_neighbors is None:
+        n_neighbors = tabular_trim_neighbors(X.shape[0])
+    return densest_rows(X, trim, n_neighbors=n_neighbors,
+                        max_reference_rows=TABULAR_TRIM_REFERENCE_ROWS,
+                        random_state=random_state, n_threads=n_threads)
 
 
 def tabular_encoder(n_samples, n_features, random_state=None, *, n_steps=TABULAR_N_STEPS):

@@ -16,15 +16,13 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from corel_sklearn._threads import limited_threads
-from corel_sklearn.ball_counting import densest_rows
 from corel_sklearn.datasets import ODDS_DATASETS, load_adbench, load_odds
 from corel_sklearn.estimators import (
     TABULAR_N_NEIGHBORS,
     TABULAR_SCORING,
     TABULAR_TRIM,
-    TABULAR_TRIM_REFERENCE_ROWS,
     tabular_encoder,
-    tabular_trim_neighbors,
+    tabular_training_rows,
 )
 from corel_sklearn.experiments._methods import (
     ADBENCH_METHODS,
@@ -752,10 +750,7 @@ def _score_encoded(methods, split, run, settings):
         scaler = StandardScaler().fit(X_fit)
         X_fit, X_test = scaler.transform(X_fit), scaler.transform(X_test)
     # as corel_sklearn.pyod.COREL does: the encoders train without the sparsest rows
-    X_fit = X_fit[densest_rows(X_fit, settings.trim,
-                               n_neighbors=tabular_trim_neighbors(len(X_fit)),
-                               max_reference_rows=TABULAR_TRIM_REFERENCE_ROWS,
-                               random_state=run)]
+    X_fit = X_fit[tabular_training_rows(X_fit, settings.trim, random_state=run)]
     scaling_seconds = time.perf_counter() - start
     for representation in ("corel", "ae"):
         chosen = [m for m in methods if m.representation == representation]
