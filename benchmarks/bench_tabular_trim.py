@@ -43,14 +43,13 @@ from corel_sklearn.datasets import load_adbench
 from corel_sklearn.estimators import TABULAR_TRIM_NEIGHBORS, TABULAR_TRIM_REFERENCE_ROWS
 from corel_sklearn.experiments import (
     ADBENCH_METHODS,
+    COPY_AFFECTED_SHARE,
     METHODS,
     MethodContext,
     adbench_files,
     adbench_split,
     copy_share,
 )
-
-COPY_THRESHOLD = 0.25  # copy-affected sets, as in the adbench command's report
 
 
 def trim_neighbor_count(spec, n_rows):
@@ -126,7 +125,7 @@ def main(argv=None):
             per_set.setdefault(name, {}).setdefault(key, []).append(value)
     per_set = {name: {key: float(np.mean(v)) for key, v in r.items()}
                for name, r in per_set.items()}
-    copy = {n for n, r in per_set.items() if r["copy_share"] >= COPY_THRESHOLD}
+    copy = {n for n, r in per_set.items() if r["copy_share"] >= COPY_AFFECTED_SHARE}
     keys = [k for k in results[0][1] if isinstance(k, tuple)]
     peer_means = ", ".join(f"{p} {np.mean([r[p] for r in per_set.values()]):.3f}"
                            for p in args.peers)

@@ -27,7 +27,11 @@ from corel_sklearn.experiments._protocol import (
     ProtocolSettings,
     run_one_class_protocol,
 )
-from corel_sklearn.experiments._report import BenchmarkInterrupted, BenchmarkResult
+from corel_sklearn.experiments._report import (
+    COPY_AFFECTED_SHARE,
+    BenchmarkInterrupted,
+    BenchmarkResult,
+)
 from corel_sklearn.experiments._tabular_benchmarks import (
     ADBENCH_SEEDS,
     ADBENCH_SETTINGS,
@@ -50,6 +54,7 @@ __all__ = [
     "AUX_SPLITS",
     "BenchmarkInterrupted",
     "BenchmarkResult",
+    "COPY_AFFECTED_SHARE",
     "METHODS",
     "Method",
     "MethodContext",

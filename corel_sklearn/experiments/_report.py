@@ -9,6 +9,10 @@ from scipy.stats import rankdata
 
 from corel_sklearn._files import atomic_write
 
+# A set is copy-affected when at least this share of its normal test rows has an exact copy
+# among the training rows (``copy_share``); reports give its means apart.
+COPY_AFFECTED_SHARE = 0.25
+
 
 class BenchmarkInterrupted(KeyboardInterrupt):
     """Ctrl-C stopped a runner: a ``KeyboardInterrupt`` that carries what was finished.
@@ -213,7 +217,7 @@ class BenchmarkResult:
         verdict = self.verdict(summary)
         return "\n".join([*lines, verdict] if verdict else lines)
 
-    def ranking(self, copy_threshold=0.25):
+    def ranking(self, copy_threshold=COPY_AFFECTED_SHARE):
         """Mean AUROC over all, clean and copy-affected groups, and mean rank, per method.
 
         A group is copy-affected when ``info[group]["copy_share"]`` (the share of normal test
@@ -250,7 +254,7 @@ class BenchmarkResult:
         rows["groups"] = (len(self.groups), len(clean), len(copy))
         return rows
 
-    def ranking_table(self, copy_threshold=0.25):
+    def ranking_table(self, copy_threshold=COPY_AFFECTED_SHARE):
         """:meth:`ranking` as text lines, best mean rank first."""
         rows = self.ranking(copy_threshold)
         n_all, n_clean, n_copy = rows.pop("groups")
